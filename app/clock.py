@@ -1,0 +1,29 @@
+"""The business date.  The only place that reads the wall clock.
+
+Jobs and money rules take their business date as an argument; API handlers
+that need "today" (e.g. to refuse a future value date) ask this module, and
+tests replace it with ``set_today``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+_override: dt.date | None = None
+
+
+def today() -> dt.date:
+    """Today's business date in China Standard Time (UTC+8)."""
+    if _override is not None:
+        return _override
+    return dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def set_today(value: dt.date | None) -> None:
+    """Pin the business date (tests, demo); ``None`` returns to the real clock."""
+    global _override
+    _override = value

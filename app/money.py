@@ -1,0 +1,59 @@
+"""Money: ``Decimal`` yuan, never a float; rounding happens here and only here.
+
+Amounts are yuan with two decimals (fen).  Intermediate interest is kept
+exact (unrounded ``Decimal`` with a wide context) and rounded once, half-up to
+the fen, at the points servicing-rules.md §9 names: bills, subsidy claims,
+allocations of accrued interest or penalty, instalments, reports.
+"""
+
+from __future__ import annotations
+
+import decimal
+from decimal import ROUND_HALF_UP, Decimal
+
+FEN = Decimal("0.01")
+ZERO = Decimal("0")
+
+# Exact accumulation: 50 significant digits is far beyond any sum of daily
+# interest a national portfolio can reach, so accumulation never loses a fen.
+EXACT = decimal.Context(prec=50, rounding=ROUND_HALF_UP)
+
+
+def round_fen(value: Decimal) -> Decimal:
+    """Round half-up to 0.01 yuan: the single rounding helper of the product."""
+    return value.quantize(FEN, rounding=ROUND_HALF_UP, context=EXACT)
+
+
+def parse_amount(text: str | int | Decimal, *, allow_zero: bool = False) -> Decimal:
+    """Parse a yuan amount given as a decimal string: at most two decimals.
+
+    Raises ``ValueError`` with a readable reason; callers turn it into their own
+    error shape (API 422, file exception line, CLI exit 2).
+    """
+    if isinstance(text, float):
+        raise ValueError("amount must be a decimal string, not a float")
+    try:
+        value = Decimal(str(text).strip())
+    except decimal.InvalidOperation:
+        raise ValueError(f"not a decimal amount: {text!r}") from None
+    if not value.is_finite():
+        raise ValueError(f"not a decimal amount: {text!r}")
+    if value.as_tuple().exponent < -2:
+        raise ValueError(f"more than two decimals: {text!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"amount must be positive: {text!r}")
+    return value.quantize(FEN)
+
+
+def to_fen(value: Decimal) -> int:
+    """Yuan (already rounded to the fen) as integer fen, for bulk paths."""
+    return int((value * 100).to_integral_value())
+
+
+def from_fen(fen: int) -> Decimal:
+    return (Decimal(fen) / 100).quantize(FEN)
+
+
+def fmt(value: Decimal) -> str:
+    """Decimal string with two places, as every JSON and CSV money field."""
+    return str(value.quantize(FEN))
