@@ -1,0 +1,1 @@
+"""The servicing engine: pure rules, no database (servicing-rules.md)."""
