@@ -149,8 +149,14 @@ class LoanMachine:
 
     # ------------------------------------------------------------------ driving
     def run(self, events: list[Event], through: dt.date) -> LoanMachine:
-        """Process every day from the first event through ``through`` inclusive."""
-        pending = sorted((e for e in events if e.date <= through), key=lambda e: e.date)
+        """Process every day from the first event through ``through`` inclusive.
+
+        Resumable: a machine that has already run through some day takes
+        only the events dated after it, so a nightly job can advance a loan
+        one business date at a time with the same code as a simulation.
+        """
+        done = self.day or dt.date.min
+        pending = sorted((e for e in events if done < e.date <= through), key=lambda e: e.date)
         if self.day is None:
             if not pending:
                 return self
