@@ -1,0 +1,62 @@
+"""``record``: the one way every write is logged."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.audit.models import AuditRecord
+from app.auth.principal import Principal
+from app.db import Base
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.date):  # datetimes included
+        return value.isoformat()
+    return value
+
+
+def snapshot(entity: Base, *, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The entity's column values as JSON-safe data (Decimal and dates as strings)."""
+    return {
+        column.key: _json_value(getattr(entity, column.key))
+        for column in sa.inspect(type(entity)).column_attrs
+        if column.key not in exclude
+    }
+
+
+def record(
+    session: Session,
+    principal: Principal,
+    action: str,
+    entity: Base,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> AuditRecord:
+    """Log one write by ``principal`` on ``entity`` (flushed so it has an id).
+
+    ``before``/``after`` are ``snapshot``s: ``before`` is None for a creation,
+    ``after`` None for a deletion.
+    """
+    session.flush()  # the entity's id, for a creation
+    entry = AuditRecord(
+        user_id=principal.user_id,
+        user_name=principal.user_name,
+        action=action,
+        entity_type=entity.__tablename__,
+        entity_id=str(sa.inspect(entity).identity[0]),
+        before=before,
+        after=after,
+    )
+    session.add(entry)
+    session.flush()
+    return entry

@@ -1,0 +1,93 @@
+"""The ``loans`` command.  Modules add their own groups with ``app.add_typer``."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Annotated
+
+import typer
+from sqlalchemy.orm import Session
+
+from app import demo
+from app.auth import service as auth
+from app.auth.models import ROLE_ORG, OrgType, Role
+from app.auth.principal import Principal
+from app.config import get_settings
+from app.db import make_engine, make_session_factory, run_migrations, session_scope
+from app.errors import DomainError
+
+app = typer.Typer(
+    help="National student loans servicing.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+admin = typer.Typer(help="Users and API keys.", no_args_is_help=True)
+app.add_typer(admin, name="admin")
+
+
+def cli_session() -> AbstractContextManager[Session]:
+    """A transaction on the configured database, for one command."""
+    engine = make_engine(get_settings().database_url)
+    return session_scope(make_session_factory(engine))
+
+
+def fail(message: str) -> typer.Exit:
+    """Print ``message`` to stderr; ``raise fail(...)`` exits with status 2."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (alembic upgrade head)."""
+    run_migrations(make_engine(get_settings().database_url))
+    typer.echo("database is up to date")
+
+
+@app.command("seed-demo")
+def seed_demo() -> None:
+    """Create the demo data and print one API key per role (only once)."""
+    with cli_session() as session:
+        keys = demo.seed_demo(session)
+    if keys is None:
+        typer.echo("demo data already present; new keys: loans admin create-key ...")
+        return
+    typer.echo("Demo API keys (shown once; send as 'Authorization: Bearer <token>'):")
+    for role, org, token in keys:
+        typer.echo(f"  {role:<20} {token}  ({org})")
+
+
+@admin.command("create-key")
+def create_key(
+    org_type: Annotated[OrgType, typer.Option(help="organisation kind of the user")],
+    role: Annotated[Role, typer.Option(help="the user's role")],
+    name: Annotated[str, typer.Option(help="the user's name (created if new)")],
+    org_id: Annotated[int | None, typer.Option(help="center/university/bank id")] = None,
+) -> None:
+    """Create (or reuse) a user and print a new API key for it."""
+    if ROLE_ORG[role] != org_type:
+        raise fail(f"role {role.value} belongs to org type {ROLE_ORG[role].value}")
+    try:
+        with cli_session() as session:
+            operator = Principal.operator()
+            user = auth.find_or_create_user(
+                session, operator, name=name, role=role, org_id=org_id
+            )
+            key, token = auth.issue_key(session, operator, user=user)
+    except DomainError as exc:
+        raise fail(exc.message) from None
+    typer.echo(f"user {user.id} ({user.name}, {role.value}); key {key.prefix}")
+    typer.echo(token)
+
+
+@admin.command("revoke-key")
+def revoke_key(prefix: Annotated[str, typer.Argument(help="the key's prefix")]) -> None:
+    """Revoke an API key by its prefix."""
+    try:
+        with cli_session() as session:
+            auth.revoke_key(session, Principal.operator(), prefix=prefix)
+    except DomainError as exc:
+        raise fail(exc.message) from None
+    typer.echo(f"key {prefix} revoked")
+
+
+def main() -> None:
+    app()

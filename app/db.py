@@ -1,0 +1,178 @@
+"""Database: engine factory, session factory, declarative base and column types.
+
+Conventions (see also CONVENTIONS.md):
+
+* integer primary keys, ``BigInteger`` on PostgreSQL and ``INTEGER`` on SQLite
+  (so SQLite's rowid autoincrement works): use ``IdPk`` / ``ID_TYPE``;
+* timestamps are timezone-aware UTC (``UTCDateTime``); naive datetimes are refused;
+* money is ``Numeric(18, 2)`` yuan (``MONEY``), rates ``Numeric(9, 6)`` (``RATE``),
+  always ``Decimal`` in Python, never float;
+* services never commit: the request (``get_session``) or the job owns the transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from app.clock import now_utc
+from app.config import REPO_ROOT
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """``TIMESTAMP WITH TIME ZONE``; aware UTC in, aware UTC out (also on SQLite)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: timestamps must be timezone-aware")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class ExactNumeric(TypeDecorator[Decimal]):
+    """``NUMERIC(p, s)`` read and written as ``Decimal`` quantized to the scale.
+
+    PostgreSQL stores it exactly.  SQLite has no decimal type: values are kept as
+    REAL (exact to 15 significant digits, i.e. below 10^13 yuan for money) and are
+    turned back into ``Decimal`` through their shortest repr, never through
+    float arithmetic in Python.
+    """
+
+    impl = sa.Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int, scale: int) -> None:
+        super().__init__(precision, scale)
+        self.quantum = Decimal(1).scaleb(-scale)
+
+    def load_dialect_impl(self, dialect: Any) -> sa.types.TypeEngine[Any]:
+        precision, scale = self.impl.precision, self.impl.scale
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.Numeric(precision, scale, asdecimal=False))
+        return dialect.type_descriptor(sa.Numeric(precision, scale))
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("float given for a NUMERIC column: use Decimal")
+        value = Decimal(value).quantize(self.quantum)
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(str(value)).quantize(self.quantum)
+
+
+MONEY = ExactNumeric(18, 2)
+RATE = ExactNumeric(9, 6)
+
+
+def enum_type(enum_cls: type[enum.StrEnum], name: str) -> sa.Enum:
+    """A string column restricted to the enum's values by a CHECK constraint."""
+    return sa.Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+IdPk = Annotated[int, mapped_column(ID_TYPE, primary_key=True, autoincrement=True)]
+CreatedAt = Annotated[dt.datetime, mapped_column(UTCDateTime(), default=now_utc)]
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """Engine for ``url``; SQLite gets foreign keys, WAL, a busy timeout and real
+    transactions (``BEGIN IMMEDIATE``, see ``_sqlite_begin``)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(url, echo=echo, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin,
+    # so SAVEPOINTs and transactional DDL behave as on PostgreSQL.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # Every transaction takes SQLite's single write lock up front.  A deferred
+    # transaction that reads and then writes fails with "database is locked"
+    # when another writer got in between; an immediate one waits (busy_timeout)
+    # instead.  This also makes guarded updates (quota) serial on SQLite.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_session_factory(bind: Engine | Connection, **kw: Any) -> sessionmaker[Session]:
+    return sessionmaker(bind=bind, expire_on_commit=False, **kw)
+
+
+@contextmanager
+def session_scope(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction outside a request (commands, jobs): commit or roll back."""
+    with session_factory() as session, session.begin():
+        yield session
+
+
+def run_migrations(engine: Engine, revision: str = "head") -> None:
+    """``alembic upgrade`` to ``revision`` on ``engine``'s database."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(REPO_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(REPO_ROOT / "migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)

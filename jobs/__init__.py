@@ -1,0 +1,1 @@
+"""Scheduled jobs (scheduler, runner, entry points) live here."""
