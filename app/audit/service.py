@@ -42,12 +42,12 @@ def record(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> AuditRecord:
-    """Log one write by ``principal`` on ``entity`` (flushed so it has an id).
+    """Log one write by ``principal`` on ``entity``.
 
-    ``before``/``after`` are ``snapshot``s: ``before`` is None for a creation,
-    ``after`` None for a deletion.
+    ``before``/``after`` are ``snapshot``s taken around the change (flush a new
+    entity before taking its ``after``, so it has its id): ``before`` is None
+    for a creation, ``after`` None for a deletion.
     """
-    session.flush()  # the entity's id, for a creation
     entry = AuditRecord(
         user_id=principal.user_id,
         user_name=principal.user_name,

@@ -45,6 +45,7 @@ def create_user(
         get_visible(session, principal, _ORG_MODEL[org_type], org_id, field="org_id")
         setattr(user, f"{org_type.value}_id", org_id)
     session.add(user)
+    session.flush()
     audit.record(session, principal, "create", user, None, audit.snapshot(user))
     return user
 
@@ -70,6 +71,7 @@ def issue_key(session: Session, principal: Principal, *, user: User) -> tuple[Ap
     token = f"{prefix}.{secrets.token_urlsafe(32)}"
     key = ApiKey(user_id=user.id, prefix=prefix, token_sha256=hash_token(token))
     session.add(key)
+    session.flush()
     audit.record(session, principal, "create", key, None, audit.snapshot(key))
     return key, token
 
