@@ -15,12 +15,16 @@ from app.auth.principal import Principal
 from app.config import get_settings
 from app.db import make_engine, make_session_factory, run_migrations, session_scope
 from app.errors import DomainError
+from app.ledger.cli import ledger as ledger_cli
+from app.simulation.cli import simulate
 
 app = typer.Typer(
     help="National student loans servicing.", no_args_is_help=True, pretty_exceptions_enable=False
 )
 admin = typer.Typer(help="Users and API keys.", no_args_is_help=True)
 app.add_typer(admin, name="admin")
+app.add_typer(ledger_cli, name="ledger")
+app.command("simulate")(simulate)
 
 
 def cli_session() -> AbstractContextManager[Session]:
@@ -91,3 +95,7 @@ def revoke_key(prefix: Annotated[str, typer.Argument(help="the key's prefix")]) 
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

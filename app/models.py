@@ -3,16 +3,24 @@
 from app.audit.models import AuditRecord
 from app.auth.models import ApiKey, User
 from app.db import Base
+from app.ledger.models import Account, JournalEntry, JournalLeg
 from app.reference.models import Agreement, Bank, Center, Enrolment, University
+from app.servicing.models import Borrower, Loan, LoanEvent
 
 __all__ = [
+    "Account",
     "Agreement",
     "ApiKey",
     "AuditRecord",
     "Bank",
     "Base",
+    "Borrower",
     "Center",
     "Enrolment",
+    "JournalEntry",
+    "JournalLeg",
+    "Loan",
+    "LoanEvent",
     "University",
     "User",
 ]

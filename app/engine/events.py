@@ -53,7 +53,6 @@ class Plan(Event):
 @dataclass(frozen=True)
 class Payment(Event):
     amount: Decimal
-    ref: str | None = None
     kind = "payment"
 
 

@@ -30,8 +30,8 @@ import numpy_financial as npf
 
 from app.engine import dates
 from app.engine.events import (
-    ContinuedStudy,
     Contact,
+    ContinuedStudy,
     Disbursement,
     Event,
     EventError,
@@ -103,7 +103,7 @@ class Allocation:
     to_accrued_interest: Decimal
     to_prepayment: Decimal
     to_unapplied: Decimal
-    ref: str | None = None
+    event_index: int
 
 
 @dataclass
@@ -128,6 +128,7 @@ class LoanMachine:
     bills: list[Bill] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
     payments: list[Allocation] = field(default_factory=list)
+    disbursements: list[tuple[int, dt.date, Decimal]] = field(default_factory=list)
     contacts: list[dt.date] = field(default_factory=list)
     # exact accumulators in yuan·days (divide by 360 for yuan)
     acc_borrower: Decimal = ZERO
@@ -263,6 +264,7 @@ class LoanMachine:
         if not self.in_school:
             raise EventError(event, "disbursement after graduation: the loan is out of school")
         self.disbursed += event.amount
+        self.disbursements.append((event.index, event.date, event.amount))
         self.principal_unbilled += event.amount
         self.first_disbursement = self.first_disbursement or event.date
 
@@ -411,7 +413,7 @@ class LoanMachine:
         self.payments.append(
             Allocation(
                 event.date, event.amount, to_penalty, to_interest, to_principal,
-                to_accrued, to_prepayment, remaining, event.ref,
+                to_accrued, to_prepayment, remaining, event.index,
             )
         )
 

@@ -16,7 +16,6 @@ from app.engine.events import (
     ContinuedStudy,
     Disbursement,
     Event,
-    EventError,
     Graduation,
     Payment,
     Plan,

@@ -1,0 +1,157 @@
+"""Posting to the ledger: the only writer of journal entries.
+
+Callers describe an entry (idempotency key, kind, value date, legs); this
+module allocates ids, writes the legs and then the entry row (the database
+checks the balance when the entry row arrives), and answers a retry with
+the entry already posted under the same key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict
+from app.ledger.models import Account, JournalEntry, JournalLeg
+from app.money import ZERO
+
+ENTRY_ID_SEQUENCE = "journal_entry_id_seq"
+
+
+@dataclass(frozen=True)
+class Leg:
+    account: str
+    amount: Decimal  # debit > 0, credit < 0
+    loan_id: int | None = None
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    key: str
+    kind: str
+    value_date: dt.date
+    legs: tuple[Leg, ...]
+    loan_id: int | None = None
+    slot: str | None = None
+    reverses_entry_id: int | None = None
+    memo: str = ""
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def signature(self) -> tuple:
+        return tuple(sorted((leg.account, leg.amount) for leg in self.legs))
+
+
+def balanced_legs(*pairs: tuple[str, str, Decimal], loan_id: int | None = None) -> tuple[Leg, ...]:
+    """Legs from ``(debit account, credit account, amount)`` pairs; zeros left out."""
+    legs: list[Leg] = []
+    for debit, credit, amount in pairs:
+        if amount:
+            legs += [Leg(debit, amount, loan_id), Leg(credit, -amount, loan_id)]
+    return tuple(legs)
+
+
+def account_ids(session: Session) -> dict[str, int]:
+    return dict(session.execute(sa.select(Account.code, Account.id)).all())
+
+
+def _allocate_ids(session: Session, n: int) -> list[int]:
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            sa.text(f"SELECT nextval('{ENTRY_ID_SEQUENCE}') FROM generate_series(1, :n)"),
+            {"n": n},
+        )
+        return [r[0] for r in rows]
+    top = session.execute(sa.select(sa.func.coalesce(sa.func.max(JournalEntry.id), 0))).scalar()
+    return list(range(top + 1, top + 1 + n))
+
+
+def post(session: Session, entries: Sequence[NewEntry], *, posted_by: str) -> list[int]:
+    """Post ``entries`` (in bulk); returns their ids.
+
+    An entry whose key was posted before is not posted again: its first id is
+    returned if it books the same legs, and a different one is a conflict.
+    """
+    if not entries:
+        return []
+    for entry in entries:
+        total = sum((leg.amount for leg in entry.legs), ZERO)
+        if total != 0 or len(entry.legs) < 2:
+            raise ValueError(f"entry {entry.key} does not balance ({total})")
+    existing = dict(
+        session.execute(
+            sa.select(JournalEntry.idempotency_key, JournalEntry.id).where(
+                JournalEntry.idempotency_key.in_([e.key for e in entries])
+            )
+        ).all()
+    )
+    fresh = [e for e in entries if e.key not in existing]
+    for entry in entries:
+        if entry.key in existing and _legs_of(session, existing[entry.key]) != entry.signature():
+            raise Conflict(
+                f"journal entry {entry.key} was already posted with other amounts",
+                code="idempotency_conflict",
+            )
+    if fresh:
+        accounts = account_ids(session)
+        ids = _allocate_ids(session, len(fresh))
+        session.execute(
+            sa.insert(JournalLeg),
+            [
+                {"entry_id": entry_id, "account_id": accounts[leg.account],
+                 "loan_id": leg.loan_id, "amount": leg.amount}
+                for entry_id, entry in zip(ids, fresh, strict=True)
+                for leg in entry.legs
+            ],
+        )
+        session.execute(
+            sa.insert(JournalEntry),
+            [
+                {"id": entry_id, "idempotency_key": e.key, "kind": e.kind,
+                 "value_date": e.value_date, "loan_id": e.loan_id, "slot": e.slot,
+                 "reverses_entry_id": e.reverses_entry_id, "memo": e.memo,
+                 "posted_by": posted_by}
+                for entry_id, e in zip(ids, fresh, strict=True)
+            ],
+        )
+        existing.update({e.key: i for e, i in zip(fresh, ids, strict=True)})
+    return [existing[e.key] for e in entries]
+
+
+def _legs_of(session: Session, entry_id: int) -> tuple:
+    rows = session.execute(
+        sa.select(Account.code, JournalLeg.amount)
+        .join(Account, Account.id == JournalLeg.account_id)
+        .where(JournalLeg.entry_id == entry_id)
+    ).all()
+    return tuple(sorted(rows))
+
+
+def reversal_of(entry: JournalEntry, legs: Iterable[Leg]) -> NewEntry:
+    """The entry that undoes ``entry``: the same legs with opposite signs."""
+    return NewEntry(
+        key=f"{entry.idempotency_key}:reversal",
+        kind="reversal",
+        value_date=entry.value_date,
+        legs=tuple(Leg(leg.account, -leg.amount, leg.loan_id) for leg in legs),
+        loan_id=entry.loan_id,
+        slot=entry.slot,
+        reverses_entry_id=entry.id,
+        memo=f"reverses {entry.kind} {entry.idempotency_key}",
+    )
+
+
+def loan_balances(session: Session, loan_ids: Sequence[int]) -> dict[tuple[int, str], Decimal]:
+    """Per loan and account: the sum of its legs (debit positive)."""
+    rows = session.execute(
+        sa.select(JournalLeg.loan_id, Account.code, sa.func.sum(JournalLeg.amount))
+        .join(Account, Account.id == JournalLeg.account_id)
+        .where(JournalLeg.loan_id.in_(loan_ids))
+        .group_by(JournalLeg.loan_id, Account.code)
+    ).all()
+    return {(loan_id, code): Decimal(str(total)).quantize(Decimal("0.01"))
+            for loan_id, code, total in rows}

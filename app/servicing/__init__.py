@@ -1,0 +1,1 @@
+"""Stored loans: their events, the engine run over them, the ledger they post."""

@@ -1,0 +1,106 @@
+"""A serviced loan (the signed contract) and the dated events of its life.
+
+Events are facts, never edited: a reversed payment stays, marked by the
+reversal event that names it, and the engine simply leaves it out.  The
+figures cached on ``Loan`` (``serviced_through`` and the delinquency
+columns) are what the last servicing run decided; any as-of question is
+answered by running the engine over the events again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import ID_TYPE, MONEY, RATE, Base, CreatedAt, IdPk, enum_type
+
+
+class EventKind(enum.StrEnum):
+    disbursement = "disbursement"
+    graduation = "graduation"
+    withdrawal = "withdrawal"  # 终止学业: serviced as a graduation on its date
+    continued_study_start = "continued_study_start"
+    plan = "plan"
+    payment = "payment"
+    payment_reversal = "payment_reversal"  # 冲正: names the payment it undoes
+    contact = "contact"
+    rate_change = "rate_change"
+
+
+class Borrower(Base):
+    """A student who borrows: one row per citizen ID number.
+
+    The only table holding the ID number, so protecting it (encryption,
+    masking) happens in one place.
+    """
+
+    __tablename__ = "borrowers"
+
+    id: Mapped[IdPk]
+    name: Mapped[str] = mapped_column(sa.String(100))
+    id_number: Mapped[str] = mapped_column(sa.String(18), unique=True)
+    created_at: Mapped[CreatedAt]
+
+
+class Loan(Base):
+    """One student's contract with a bank, as serviced."""
+
+    __tablename__ = "loans"
+    __table_args__ = (
+        sa.Index("ix_loans_bank_id_id", "bank_id", "id"),
+        sa.Index("ix_loans_university_id_id", "university_id", "id"),
+    )
+
+    id: Mapped[IdPk]
+    contract_no: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    bank_id: Mapped[int] = mapped_column(ID_TYPE, sa.ForeignKey("banks.id"))
+    university_id: Mapped[int] = mapped_column(ID_TYPE, sa.ForeignKey("universities.id"))
+    center_id: Mapped[int] = mapped_column(ID_TYPE, sa.ForeignKey("centers.id"), index=True)
+    agreement_id: Mapped[int | None] = mapped_column(ID_TYPE, sa.ForeignKey("agreements.id"))
+    borrower_id: Mapped[int] = mapped_column(ID_TYPE, sa.ForeignKey("borrowers.id"), index=True)
+    policy_code: Mapped[str] = mapped_column(sa.String(20))
+    annual_rate: Mapped[Decimal] = mapped_column(RATE)
+    penalty_markup: Mapped[Decimal] = mapped_column(RATE)
+    subsidy_settlement: Mapped[str] = mapped_column(sa.String(10))
+    signed_on: Mapped[dt.date] = mapped_column(sa.Date)
+    created_at: Mapped[CreatedAt]
+    # What the last servicing run decided (the engine's state at serviced_through).
+    serviced_through: Mapped[dt.date | None] = mapped_column(sa.Date)
+    status: Mapped[str] = mapped_column(sa.String(12), default="in_school")
+    principal_outstanding: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    overdue_principal: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    overdue_interest: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    days_past_due: Mapped[int] = mapped_column(sa.Integer, default=0)
+    arrears_run_start: Mapped[dt.date | None] = mapped_column(sa.Date)
+    default_reportable: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    # The earliest event date recorded since the last run: servicing must
+    # recompute from there (a backdated payment or status event).
+    dirty_from: Mapped[dt.date | None] = mapped_column(sa.Date, index=True)
+
+
+class LoanEvent(Base):
+    __tablename__ = "loan_events"
+    __table_args__ = (sa.Index("ix_loan_events_loan_id_event_date", "loan_id", "event_date"),)
+
+    id: Mapped[IdPk]
+    loan_id: Mapped[int] = mapped_column(ID_TYPE, sa.ForeignKey("loans.id"))
+    kind: Mapped[EventKind] = mapped_column(enum_type(EventKind, "loan_event_kind"))
+    event_date: Mapped[dt.date] = mapped_column(sa.Date)
+    amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    # Kind-specific facts: plan terms, the new rate, contact channel and
+    # initiator, proof reference, academic year of a disbursement.
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    reverses_event_id: Mapped[int | None] = mapped_column(
+        ID_TYPE, sa.ForeignKey("loan_events.id"), unique=True
+    )
+    # Where it came from: "api", or "bankfile:<upload id>"; a bank's own
+    # reference (bank_txn_id) for payments.
+    source: Mapped[str] = mapped_column(sa.String(40), default="api")
+    external_ref: Mapped[str | None] = mapped_column(sa.String(64))
+    recorded_by: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[CreatedAt]

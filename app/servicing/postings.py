@@ -1,0 +1,110 @@
+"""The ledger entries a loan's engine run decides, and keeping the ledger in step.
+
+Each decision of the engine has a *slot* on its loan: a disbursement event
+(``disb:<event id>``), a bill (``bill:<due date>``), a subsidy claim
+(``claim:<date>``), a payment event (``pay:<event id>``).  Servicing computes
+the entries the engine's current run implies and compares them with the
+entries standing in the ledger, slot by slot:
+
+* same legs and date: nothing to do (re-running a date posts nothing);
+* different (a backdated payment changed a later bill's interest, say): the
+  standing entry is reversed and the new version posted;
+* gone (a reversed payment): the standing entry is reversed.
+
+So the ledger always books exactly what the engine decided, and history is
+only ever added to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.engine.machine import LoanMachine
+from app.ledger.models import Account, JournalEntry, JournalLeg
+from app.ledger.service import Leg, NewEntry, balanced_legs, post, reversal_of
+
+
+def decided_entries(loan_id: int, machine: LoanMachine) -> list[NewEntry]:
+    """Every entry the engine's run implies for the loan, keyed by slot (unversioned)."""
+    entries = []
+
+    def add(slot: str, kind: str, day: dt.date, legs: tuple[Leg, ...]) -> None:
+        if legs:
+            entries.append(NewEntry(key=slot, kind=kind, value_date=day, legs=legs,
+                                    loan_id=loan_id, slot=slot))
+
+    for ref, day, amount in machine.disbursements:
+        add(f"disb:{ref}", "disbursement", day,
+            balanced_legs(("principal_unbilled", "bank_cash", amount), loan_id=loan_id))
+    for bill in machine.bills:
+        add(f"bill:{bill.due.isoformat()}", "bill", bill.due, balanced_legs(
+            ("interest_billed", "interest_income", bill.interest),
+            ("principal_billed", "principal_unbilled", bill.principal),
+            loan_id=loan_id))
+    for claim in machine.claims:
+        add(f"claim:{claim.date.isoformat()}", "subsidy_claim", claim.date, balanced_legs(
+            ("subsidy_receivable", "interest_income", claim.amount), loan_id=loan_id))
+    for p in machine.payments:
+        add(f"pay:{p.event_index}", "payment", p.date, balanced_legs(
+            ("bank_cash", "penalty_income", p.to_penalty),
+            ("bank_cash", "interest_billed", p.to_interest),
+            ("bank_cash", "principal_billed", p.to_principal),
+            ("bank_cash", "interest_income", p.to_accrued_interest),
+            ("bank_cash", "principal_unbilled", p.to_prepayment),
+            ("bank_cash", "unapplied_funds", p.to_unapplied),
+            loan_id=loan_id))
+    return entries
+
+
+def _standing(session: Session, loan_id: int) -> tuple[dict[str, tuple], dict[str, int]]:
+    """Standing (not reversed) entries of the loan by slot, and versions used per slot."""
+    entries = session.execute(
+        sa.select(JournalEntry).where(JournalEntry.loan_id == loan_id)
+    ).scalars().all()
+    reversed_ids = {e.reverses_entry_id for e in entries if e.reverses_entry_id}
+    versions: dict[str, int] = defaultdict(int)
+    standing = {}
+    for e in entries:
+        if e.reverses_entry_id is None and e.slot is not None:
+            versions[e.slot] += 1
+            if e.id not in reversed_ids:
+                standing[e.slot] = e
+    legs: dict[int, list[Leg]] = defaultdict(list)
+    if standing:
+        rows = session.execute(
+            sa.select(JournalLeg.entry_id, Account.code, JournalLeg.amount, JournalLeg.loan_id)
+            .join(Account, Account.id == JournalLeg.account_id)
+            .where(JournalLeg.entry_id.in_([e.id for e in standing.values()]))
+        ).all()
+        for entry_id, code, amount, leg_loan in rows:
+            legs[entry_id].append(Leg(code, amount, leg_loan))
+    return {slot: (e, tuple(legs[e.id])) for slot, e in standing.items()}, versions
+
+
+def sync_ledger(session: Session, loan_id: int, decided: list[NewEntry], *, posted_by: str) -> int:
+    """Make the loan's standing entries equal ``decided``; returns entries written."""
+    standing, versions = _standing(session, loan_id)
+    wanted = {e.slot: e for e in decided}
+    to_post: list[NewEntry] = []
+    for slot in sorted(standing.keys() | wanted.keys()):
+        old = standing.get(slot)
+        new = wanted.get(slot)
+        if old and new:
+            entry, legs = old
+            same = (tuple(sorted((leg.account, leg.amount) for leg in legs)) == new.signature()
+                    and entry.value_date == new.value_date)
+            if same:
+                continue
+        if old:
+            to_post.append(reversal_of(old[0], old[1]))
+        if new:
+            version = versions[slot] + 1
+            to_post.append(NewEntry(
+                key=f"loan:{loan_id}:{slot}:v{version}", kind=new.kind,
+                value_date=new.value_date, legs=new.legs, loan_id=loan_id, slot=slot))
+    post(session, to_post, posted_by=posted_by)
+    return len(to_post)
