@@ -10,12 +10,13 @@ the real request code (commit on success, rollback on error) runs unchanged.
 
 Fixtures: ``engine``, ``connection``, ``db``, ``client``, ``make_center``,
 ``make_university``, ``make_bank``, ``make_agreement``, ``make_enrolment``,
-``auth_headers``; ``committed_engine`` (PostgreSQL only, marker ``pg_only``)
-for tests that need real commits from several connections.
+``auth_headers``, ``make_loan``, ``set_today``; ``committed_engine`` (PostgreSQL
+only, marker ``pg_only``) for tests that need real commits from several connections.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,6 +27,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.auth.models import Role
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory, run_migrations
@@ -153,3 +155,20 @@ def auth_headers(db: Session) -> Callable[..., dict[str, str]]:
         return {"Authorization": f"Bearer {token}"}
 
     return headers
+
+
+@pytest.fixture
+def make_loan(db: Session) -> Callable[..., Any]:
+    """``make_loan(agreement=None, **loan columns)``: a signed loan with no events yet."""
+    return lambda agreement=None, **kw: factories.make_loan(db, agreement, **kw)
+
+
+@pytest.fixture
+def set_today() -> Iterator[Callable[[str | dt.date], None]]:
+    """``set_today("2027-06-30")`` pins the business date; released after the test."""
+
+    def pin(day: str | dt.date) -> None:
+        clock.set_today(dt.date.fromisoformat(day) if isinstance(day, str) else day)
+
+    yield pin
+    clock.set_today(None)

@@ -100,3 +100,35 @@ def make_key(
     )
     _key, token = auth.issue_key(session, OPERATOR, user=user)
     return token, user.id
+
+
+def make_id_number(n: int) -> str:
+    """A valid 18-character citizen ID number (GB 11643 check digit), distinct per ``n``."""
+    from stdnum.cn import ric
+
+    body = f"110105{2000 + n % 5:04d}0101{n % 1000:03d}"
+    return body + ric.calc_check_digit(body)
+
+
+def make_loan(session: Session, agreement: Agreement | None = None, **kw: Any) -> Any:
+    """A signed, serviced loan (no events yet) at a university of the agreement's center."""
+    from app.reference.models import Center
+    from app.servicing import service
+
+    agreement = agreement or make_agreement(session)
+    university = kw.pop("university", None) or make_university(
+        session, session.get(Center, agreement.center_id))
+    n = next(_seq)
+    borrower = service.find_or_create_borrower(
+        session, name=kw.pop("borrower_name", f"学生{n}"),
+        id_number=kw.pop("id_number", make_id_number(n)),
+    )
+    fields: dict[str, Any] = {
+        "contract_no": f"NSL-TEST-{n:06d}", "bank_id": agreement.bank_id,
+        "university_id": university.id, "center_id": university.center_id,
+        "agreement_id": agreement.id, "borrower_id": borrower.id,
+        "policy_code": "NSL-2004", "annual_rate": Decimal("0.0612"),
+        "penalty_markup": Decimal("0.3"), "subsidy_settlement": "quarterly",
+        "signed_on": dt.date(2025, 9, 1),
+    } | kw
+    return service.open_loan(session, OPERATOR, **fields)
