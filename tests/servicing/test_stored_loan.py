@@ -168,3 +168,40 @@ def test_future_value_date_is_refused(loan_api):
     body = post("payments", {"value_date": "2025-10-02", "amount": "5.00"}, bank, "2025-10-01",
                 status=422)
     assert body["error"]["code"] == "future_date"
+
+
+def test_payoff_quote_paid_on_its_date_closes_the_loan(db, client, loan_api):
+    loan, bank, uni, post, disburse = loan_api
+    disburse("2025-09-10", "6000.00")
+    post("plan", {"confirmed_on": "2026-06-30", "grace_months": 12, "term_months": 72,
+                  "frequency": "monthly", "method": "equal_installment"}, bank, "2026-06-30")
+    post("status-events", {"kind": "graduation", "date": "2026-06-30"}, uni, "2026-06-30")
+    quote = client.get(f"/v1/loans/{loan.id}/payoff?date=2026-08-05", headers=bank).json()
+    # 6000.00 at 6.12%: 1.02 a day.  Bill 07-20 = 20 days (06-30..07-19) = 20.40, unpaid
+    # and overdue since 07-21; accrued since 07-20 = 16 days = 16.32; penalty on the
+    # overdue interest 20.40 × 0.0612 × 1.3 / 360 × 15 days (07-21..08-04) = 0.07.
+    assert quote == {"date": "2026-08-05", "total": "6036.79", "penalty": "0.07",
+                     "billed_interest": "20.40", "billed_principal": "0.00",
+                     "accrued_interest": "16.32", "principal_unbilled": "6000.00"}
+    post("payments", {"value_date": "2026-08-05", "amount": quote["total"]}, bank, "2026-08-05")
+    state = client.get(f"/v1/loans/{loan.id}?as_of=2026-08-05", headers=bank).json()
+    assert state["status"] == "closed"
+    assert state["payments"][-1]["to_unapplied"] == "0.00"
+
+
+def test_schedule_preview_bills_all_principal(db, client, loan_api):
+    loan, bank, uni, post, disburse = loan_api
+    disburse("2025-09-10", "6000.00")
+    post("plan", {"confirmed_on": "2026-06-30", "grace_months": 12, "term_months": 24,
+                  "frequency": "quarterly", "method": "equal_principal"}, bank, "2026-06-30")
+    post("status-events", {"kind": "graduation", "date": "2026-06-30"}, uni, "2026-06-30")
+    preview = client.get(f"/v1/loans/{loan.id}/schedule?as_of=2026-06-30", headers=bank).json()
+    # Quarterly due dates after 06-30 up to 2028-06-30; instalment dates from grace end
+    # 2027-06-30: 2027-09-20, 2027-12-20, 2028-03-20, 2028-06-20 → 6000 / 4 = 1500.00.
+    assert preview["installment"] == "1500.00"
+    assert [b["date"] for b in preview["bills"]] == [
+        "2026-09-20", "2026-12-20", "2027-03-20", "2027-06-20",
+        "2027-09-20", "2027-12-20", "2028-03-20", "2028-06-20"]
+    assert [b["principal"] for b in preview["bills"]][4:] == ["1500.00"] * 4
+    # First bill: interest 06-30..09-19 = 82 days × 1.02 = 83.64.
+    assert preview["bills"][0]["interest"] == "83.64"

@@ -1,0 +1,100 @@
+"""The ledger's integrity holds in the database itself, and posting is idempotent."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+from typer.testing import CliRunner
+
+from app import cli
+from app.auth.principal import Principal
+from app.config import Settings
+from app.errors import Conflict
+from app.ledger.models import JournalEntry, JournalLeg
+from app.ledger.service import NewEntry, _allocate_ids, account_ids, balanced_legs, post
+from app.servicing import service
+from app.servicing.models import EventKind
+from tests import factories
+
+DAY = dt.date(2026, 1, 5)
+
+
+def entry(key: str, amount: str = "10.00") -> NewEntry:
+    return NewEntry(key=key, kind="test", value_date=DAY,
+                    legs=balanced_legs(("bank_cash", "unapplied_funds", D(amount))))
+
+
+def test_posting_twice_with_the_same_key_posts_once(db) -> None:
+    first = post(db, [entry("k1")], posted_by="t")
+    again = post(db, [entry("k1")], posted_by="t")
+    assert first == again
+    assert db.scalar(sa.select(sa.func.count()).select_from(JournalEntry)
+                     .where(JournalEntry.idempotency_key == "k1")) == 1
+    with pytest.raises(Conflict):
+        post(db, [entry("k1", "11.00")], posted_by="t")
+
+
+def _raw_entry(db, amounts: list[str]) -> int:
+    """Write legs and entry row directly, bypassing the service's own check."""
+    accounts = account_ids(db)
+    (entry_id,) = _allocate_ids(db, 1)
+    for code, amount in zip(("bank_cash", "unapplied_funds"), amounts, strict=True):
+        db.execute(sa.insert(JournalLeg).values(entry_id=entry_id, account_id=accounts[code],
+                                                amount=D(amount)))
+    db.execute(sa.insert(JournalEntry).values(id=entry_id, idempotency_key=f"raw{entry_id}",
+                                              kind="test", value_date=DAY, posted_by="t"))
+    return entry_id
+
+
+def test_database_refuses_an_unbalanced_entry(db) -> None:
+    nested = db.begin_nested()
+    with pytest.raises(DBAPIError, match="balance"):
+        _raw_entry(db, ["10.00", "-9.99"])
+    nested.rollback()
+
+
+def test_database_refuses_changing_a_posted_entry(db) -> None:
+    entry_id = _raw_entry(db, ["10.00", "-10.00"])
+    accounts = account_ids(db)
+    statements = [
+        sa.insert(JournalLeg).values(entry_id=entry_id, account_id=accounts["bank_cash"],
+                                     amount=D("0.00")),
+        sa.update(JournalLeg).where(JournalLeg.entry_id == entry_id).values(amount=D("5.00")),
+        sa.delete(JournalLeg).where(JournalLeg.entry_id == entry_id),
+        sa.update(JournalEntry).where(JournalEntry.id == entry_id).values(memo="edited"),
+        sa.delete(JournalEntry).where(JournalEntry.id == entry_id),
+    ]
+    for statement in statements:
+        nested = db.begin_nested()
+        with pytest.raises(DBAPIError):
+            db.execute(statement)
+        nested.rollback()
+
+
+def test_ledger_verify_names_a_loan_whose_ledger_differs(tmp_path: Path, monkeypatch) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'verify.db'}")
+    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    runner = CliRunner()
+    assert runner.invoke(cli.app, ["migrate"]).exit_code == 0
+    with cli.cli_session() as session:
+        loan = factories.make_loan(session)
+        service.record_event(session, Principal.operator("t"), loan,
+                             kind=EventKind.disbursement, event_date=dt.date(2025, 9, 1),
+                             amount=D("6000.00"))
+        contract_no = loan.contract_no
+    ok = runner.invoke(cli.app, ["ledger", "verify"])
+    assert ok.exit_code == 0, ok.output
+    with cli.cli_session() as session:  # a stray entry moving principal on the loan
+        loan_id = session.scalar(sa.select(JournalEntry.loan_id).where(
+            JournalEntry.loan_id.is_not(None)))
+        post(session, [NewEntry(key="stray", kind="test", value_date=DAY, loan_id=loan_id,
+                                legs=balanced_legs(("principal_unbilled", "bank_cash", D("1.00")),
+                                                   loan_id=loan_id))], posted_by="t")
+    bad = runner.invoke(cli.app, ["ledger", "verify"])
+    assert bad.exit_code == 1
+    assert f"({contract_no}) principal_unbilled: ledger 6001.00, engine 6000.00" in bad.output
