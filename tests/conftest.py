@@ -8,7 +8,7 @@ its own connection inside an outer transaction that is rolled back at the end;
 ``commit`` into a SAVEPOINT (``join_transaction_mode="create_savepoint"``), so
 the real request code (commit on success, rollback on error) runs unchanged.
 
-Fixtures: ``engine``, ``connection``, ``db``, ``client``, ``make_center``,
+Fixtures: ``engine``, ``connection``, ``db``, ``api`` (the app), ``client``, ``make_center``,
 ``make_university``, ``make_bank``, ``make_agreement``, ``make_enrolment``,
 ``auth_headers``, ``make_loan``, ``set_today``; ``committed_engine`` (PostgreSQL
 only, marker ``pg_only``) for tests that need real commits from several connections.
@@ -23,6 +23,7 @@ from typing import Any
 
 import hypothesis
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session
@@ -85,10 +86,18 @@ def db(connection: Connection) -> Iterator[Session]:
     session.close()
 
 
+@pytest.fixture(scope="session")
+def api(engine: Engine) -> FastAPI:
+    """The application, built once; ``client`` points it at each test's connection."""
+    return create_app(SETTINGS, session_factory=make_session_factory(engine))
+
+
 @pytest.fixture
-def client(connection: Connection) -> Iterator[TestClient]:
-    factory = make_session_factory(connection, join_transaction_mode="create_savepoint")
-    with TestClient(create_app(SETTINGS, session_factory=factory)) as test_client:
+def client(api: FastAPI, connection: Connection) -> Iterator[TestClient]:
+    api.state.session_factory = make_session_factory(
+        connection, join_transaction_mode="create_savepoint"
+    )
+    with TestClient(api) as test_client:
         yield test_client
 
 

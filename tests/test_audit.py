@@ -90,7 +90,8 @@ def test_write_is_audited_with_the_key_owner(
 def test_key_issue_and_revoke_are_audited(client: TestClient, db: Session, world: World) -> None:
     admin = world.keys["admin"]
     user = client.post(
-        "/v1/users", json={"name": "bank clerk", "role": "bank_operator", "org_id": world.ids["bB"]},
+        "/v1/users",
+        json={"name": "bank clerk", "role": "bank_operator", "org_id": world.ids["bB"]},
         headers=admin,
     ).json()
     issued = client.post(f"/v1/users/{user['id']}/api-keys", headers=admin)
