@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
+from app.config import REPO_ROOT
 from app.models import Base
 
 
@@ -14,6 +17,8 @@ def test_models_and_migrations_agree(connection: Connection) -> None:
     assert compare_metadata(context, Base.metadata) == []
 
 
-def test_migrations_are_at_head(connection: Connection) -> None:
-    context = MigrationContext.configure(connection)
-    assert context.get_current_heads() == ("0001_foundation",)
+def test_database_is_at_the_single_head(connection: Connection) -> None:
+    script = ScriptDirectory.from_config(Config(str(REPO_ROOT / "alembic.ini")))
+    heads = script.get_heads()
+    assert len(heads) == 1, f"migrations branch: {heads}"
+    assert MigrationContext.configure(connection).get_current_heads() == tuple(heads)
