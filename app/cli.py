@@ -17,6 +17,7 @@ from app.db import make_engine, make_session_factory, run_migrations, session_sc
 from app.errors import DomainError
 from app.ledger.cli import ledger as ledger_cli
 from app.simulation.cli import simulate
+from app.subsidy.cli import subsidy as subsidy_cli
 
 app = typer.Typer(
     help="National student loans servicing.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -24,6 +25,7 @@ app = typer.Typer(
 admin = typer.Typer(help="Users and API keys.", no_args_is_help=True)
 app.add_typer(admin, name="admin")
 app.add_typer(ledger_cli, name="ledger")
+app.add_typer(subsidy_cli, name="subsidy")
 app.command("simulate")(simulate)
 
 

@@ -19,9 +19,11 @@ from app.errors import ERROR_RESPONSES, error_response, install_error_handlers
 from app.reference.router import router as reference_router
 from app.servicing.router import router as servicing_router
 from app.simulation.router import router as simulation_router
+from app.subsidy.router import router as subsidy_router
 
 # Routers mounted under /v1.  A new module adds its router here.
-ROUTERS = [auth_router, reference_router, audit_router, servicing_router, simulation_router]
+ROUTERS = [auth_router, reference_router, audit_router, servicing_router, simulation_router,
+           subsidy_router]
 
 
 def create_app(

@@ -6,6 +6,7 @@ from app.db import Base
 from app.ledger.models import Account, JournalEntry, JournalLeg
 from app.reference.models import Agreement, Bank, Center, Enrolment, University
 from app.servicing.models import Borrower, Loan, LoanEvent
+from app.subsidy.models import SubsidyStatement, SubsidyStatementLine
 
 __all__ = [
     "Account",
@@ -21,6 +22,8 @@ __all__ = [
     "JournalLeg",
     "Loan",
     "LoanEvent",
+    "SubsidyStatement",
+    "SubsidyStatementLine",
     "University",
     "User",
 ]

@@ -9,7 +9,9 @@ allocations of accrued interest or penalty, instalments, reports.
 from __future__ import annotations
 
 import decimal
+import math
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0")
@@ -57,3 +59,25 @@ def from_fen(fen: int) -> Decimal:
 def fmt(value: Decimal) -> str:
     """Decimal string with two places, as every JSON and CSV money field."""
     return str(value.quantize(FEN))
+
+
+def allocate_fen(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
+    """Split ``total`` (whole fen, not negative) in proportion to ``weights``, to the fen.
+
+    Largest-remainder (Hamilton) allocation: each part gets the floor of its
+    exact share in fen, and the fen left over go one each to the parts with
+    the largest remainders (ties to the earlier part), so the parts always
+    add up to ``total`` exactly — which rounding each share half-up does not.
+    Shares are computed as exact fractions, never rounded in between.
+    """
+    total_fen = to_fen(total)
+    if total_fen < 0 or any(w < 0 for w in weights) or not sum(weights, ZERO) > 0:
+        raise ValueError("allocate_fen needs a non-negative total and positive total weight")
+    weight_sum = sum((Fraction(w) for w in weights), Fraction(0))
+    exact = [total_fen * Fraction(w) / weight_sum for w in weights]
+    parts = [math.floor(q) for q in exact]
+    left = total_fen - sum(parts)
+    by_remainder = sorted(range(len(parts)), key=lambda i: (parts[i] - exact[i], i))
+    for i in by_remainder[:left]:
+        parts[i] += 1
+    return [from_fen(p) for p in parts]

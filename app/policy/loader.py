@@ -77,6 +77,35 @@ class Arrears(_Strict):
     contact_window_days: int = Field(gt=0)
 
 
+class RiskTier(_Strict):
+    """From this default rate of a university's graduates on, its weight multiplier."""
+
+    min_default_rate: Decimal = Field(ge=0, le=1)
+    multiplier: Decimal = Field(gt=0)
+
+
+class RiskCompensation(_Strict):
+    """How a university's share of the risk-compensation fund follows its graduates' record.
+
+    ``tiers`` ascend by ``min_default_rate`` from 0, so every rate falls in
+    exactly one tier: the last whose minimum it reaches.
+    """
+
+    tiers: tuple[RiskTier, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _tiers_cover_from_zero(self) -> RiskCompensation:
+        bounds = [t.min_default_rate for t in self.tiers]
+        if bounds[0] != 0:
+            raise ValueError("the first tier must start at min_default_rate 0")
+        if any(a >= b for a, b in zip(bounds, bounds[1:], strict=False)):
+            raise ValueError("tiers must ascend strictly by min_default_rate")
+        return self
+
+    def multiplier(self, default_rate: Decimal) -> Decimal:
+        return [t.multiplier for t in self.tiers if t.min_default_rate <= default_rate][-1]
+
+
 class PolicyVersion(_Strict):
     code: str = Field(min_length=1)
     title: str
@@ -86,6 +115,8 @@ class PolicyVersion(_Strict):
     limits: Limits
     quota: Quota
     arrears: Arrears
+    # Optional so that a version may leave the fund unweighted (multiplier 1).
+    risk_compensation: RiskCompensation | None = None
 
     def finance_share(self, *, in_school: bool) -> Decimal:
         s = self.subsidy

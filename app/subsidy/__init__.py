@@ -1,0 +1,1 @@
+"""Interest subsidy claims (贴息): statements to finance, approval, payment."""
