@@ -5,7 +5,8 @@ Every error the API returns is
 ``DomainError`` subclasses (``NotFound``, ``Conflict``, ...); the handlers
 installed by ``install_error_handlers`` render them, FastAPI's validation errors
 (422 ``validation_error``), Starlette's HTTP errors (unknown route 404, 405, ...),
-database constraint violations (409 ``conflict``) and, as a last resort,
+database constraint violations (409 ``conflict``), values the database cannot
+hold (422 ``invalid_input``) and, as a last resort,
 anything else (500 ``internal_error``, no stack in the body).
 """
 
@@ -19,7 +20,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,13 @@ async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(409, "conflict", "conflicts with existing data")
 
 
+async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    # A value the database cannot hold, e.g. an id beyond BIGINT (PostgreSQL:
+    # DataError; SQLite's driver: OverflowError).
+    log.info("data error: %s", exc)
+    return error_response(422, "invalid_input", "a value is out of range for the database")
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "internal error")
@@ -187,4 +195,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(OverflowError, _data_error)
     app.add_exception_handler(Exception, _unexpected_error)

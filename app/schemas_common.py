@@ -7,6 +7,7 @@
   than two decimals are refused.
 * ``Rate``: a fraction 0..1 as a decimal string with at most six decimals.
 * ``AcademicYear``: "2024-2025".
+* ``Count``: a head count or number of days, 0 .. 2^31-1 (an INTEGER column).
 """
 
 from __future__ import annotations
@@ -15,9 +16,18 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 from app.money import fmt, parse_amount
+
+Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
 
 
 class RequestModel(BaseModel):

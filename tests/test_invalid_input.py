@@ -88,6 +88,8 @@ CASES = [
     ("POST", "/v1/users", {"name": "u", "role": "admin", "org_id": "{bA}"},
      422, "invalid_input", "org_id"),
     ("POST", "/v1/universities/999999/enrolment", ENROLMENT, 404, "not_found", None),
+    ("GET", "/v1/universities/99999999999999999999", None, 422, "invalid_input", None),
+    ("PATCH", "/v1/enrolment/{eA}", {"count": 10**12}, 422, "validation_error", "count"),
     # conflicts with what exists
     ("POST", "/v1/banks", {"name": "dup", "code": "{bank_code}"}, 409, "conflict", None),
     ("POST", "/v1/universities/{uA}/enrolment",

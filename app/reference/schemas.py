@@ -6,7 +6,14 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from app.reference.models import CenterLevel, StudentCategory, SubsidySettlement
-from app.schemas_common import AcademicYear, PatchModel, Rate, RequestModel, ResponseModel
+from app.schemas_common import (
+    AcademicYear,
+    Count,
+    PatchModel,
+    Rate,
+    RequestModel,
+    ResponseModel,
+)
 
 Name = Field(min_length=1, max_length=200)
 ProvinceCode = Field(pattern=r"^\d{2}$", description="GB/T 2260 province code, e.g. \"11\"")
@@ -46,13 +53,13 @@ class UniversityCreate(RequestModel):
     name: str = Name
     code: str = Field(min_length=1, max_length=20)
     center_id: int
-    staff_count: int = Field(0, ge=0)
+    staff_count: Count = 0
 
 
 class UniversityPatch(PatchModel):
     name: str = Field(None, min_length=1, max_length=200)
     center_id: int = None
-    staff_count: int = Field(None, ge=0)
+    staff_count: Count = None
 
 
 class UniversityOut(ResponseModel):
@@ -126,11 +133,11 @@ class EnrolmentCreate(RequestModel):
     academic_year: AcademicYear
     category: StudentCategory
     full_time: bool
-    count: int = Field(ge=0)
+    count: Count
 
 
 class EnrolmentPatch(PatchModel):
-    count: int = Field(None, ge=0)
+    count: Count = None
 
 
 class EnrolmentOut(ResponseModel):

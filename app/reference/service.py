@@ -7,6 +7,7 @@ audited (``app.audit.record``).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -63,7 +64,7 @@ def _update(
     principal: Principal,
     entity: E,
     changes: dict[str, Any],
-    check: Any = None,
+    check: Callable[[E], None] | None = None,
 ) -> E:
     before = audit.snapshot(entity)
     for key, value in changes.items():
