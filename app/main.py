@@ -14,6 +14,7 @@ from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
+from app.defaults.router import router as defaults_router
 from app.deps import DbSession
 from app.errors import ERROR_RESPONSES, error_response, install_error_handlers
 from app.reference.router import router as reference_router
@@ -23,7 +24,7 @@ from app.subsidy.router import router as subsidy_router
 
 # Routers mounted under /v1.  A new module adds its router here.
 ROUTERS = [auth_router, reference_router, audit_router, servicing_router, simulation_router,
-           subsidy_router]
+           subsidy_router, defaults_router]
 
 
 def create_app(

@@ -3,6 +3,7 @@
 from app.audit.models import AuditRecord
 from app.auth.models import ApiKey, User
 from app.db import Base
+from app.defaults.models import DefaultReport, DefaultSnapshot, DefaultSnapshotRow
 from app.ledger.models import Account, JournalEntry, JournalLeg
 from app.reference.models import Agreement, Bank, Center, Enrolment, University
 from app.servicing.models import Borrower, Loan, LoanEvent
@@ -17,6 +18,9 @@ __all__ = [
     "Base",
     "Borrower",
     "Center",
+    "DefaultReport",
+    "DefaultSnapshot",
+    "DefaultSnapshotRow",
     "Enrolment",
     "JournalEntry",
     "JournalLeg",

@@ -30,6 +30,9 @@ class EventKind(enum.StrEnum):
     payment_reversal = "payment_reversal"  # 冲正: names the payment it undoes
     contact = "contact"
     rate_change = "rate_change"
+    # 代偿: the center approved a hardship-service case; the state pays the
+    # payoff amount on the event date from the forgiveness fund.
+    forgiveness = "forgiveness"
 
 
 class Borrower(Base):
@@ -85,7 +88,11 @@ class Loan(Base):
 
 class LoanEvent(Base):
     __tablename__ = "loan_events"
-    __table_args__ = (sa.Index("ix_loan_events_loan_id_event_date", "loan_id", "event_date"),)
+    __table_args__ = (
+        sa.Index("ix_loan_events_loan_id_event_date", "loan_id", "event_date"),
+        # Reports find the events recorded after a default-list snapshot.
+        sa.Index("ix_loan_events_created_at", "created_at"),
+    )
 
     id: Mapped[IdPk]
     loan_id: Mapped[int] = mapped_column(ID_TYPE, sa.ForeignKey("loans.id"))

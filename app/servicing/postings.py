@@ -28,8 +28,14 @@ from app.ledger.models import Account, JournalEntry, JournalLeg
 from app.ledger.service import Leg, NewEntry, balanced_legs, post, reversal_of
 
 
-def decided_entries(loan_id: int, machine: LoanMachine) -> list[NewEntry]:
-    """Every entry the engine's run implies for the loan, keyed by slot (unversioned)."""
+def decided_entries(
+    loan_id: int, machine: LoanMachine, *, forgiven: frozenset[int] = frozenset()
+) -> list[NewEntry]:
+    """Every entry the engine's run implies for the loan, keyed by slot (unversioned).
+
+    A payment whose event is in ``forgiven`` (代偿) is paid by the state: its
+    money comes from ``forgiveness_fund`` instead of ``bank_cash``.
+    """
     entries = []
 
     def add(slot: str, kind: str, day: dt.date, legs: tuple[Leg, ...]) -> None:
@@ -49,14 +55,17 @@ def decided_entries(loan_id: int, machine: LoanMachine) -> list[NewEntry]:
         add(f"claim:{claim.date.isoformat()}", "subsidy_claim", claim.date, balanced_legs(
             ("subsidy_receivable", "interest_income", claim.amount), loan_id=loan_id))
     for p in machine.payments:
-        add(f"pay:{p.event_index}", "payment", p.date, balanced_legs(
-            ("bank_cash", "penalty_income", p.to_penalty),
-            ("bank_cash", "interest_billed", p.to_interest),
-            ("bank_cash", "principal_billed", p.to_principal),
-            ("bank_cash", "interest_income", p.to_accrued_interest),
-            ("bank_cash", "principal_unbilled", p.to_prepayment),
-            ("bank_cash", "unapplied_funds", p.to_unapplied),
-            loan_id=loan_id))
+        state_pays = p.event_index in forgiven
+        cash = "forgiveness_fund" if state_pays else "bank_cash"
+        add(f"pay:{p.event_index}", "forgiveness" if state_pays else "payment", p.date,
+            balanced_legs(
+                (cash, "penalty_income", p.to_penalty),
+                (cash, "interest_billed", p.to_interest),
+                (cash, "principal_billed", p.to_principal),
+                (cash, "interest_income", p.to_accrued_interest),
+                (cash, "principal_unbilled", p.to_prepayment),
+                (cash, "unapplied_funds", p.to_unapplied),
+                loan_id=loan_id))
     return entries
 
 

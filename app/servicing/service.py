@@ -32,6 +32,7 @@ from app.engine.events import (
     RateChange,
 )
 from app.engine.machine import LoanMachine, Terms
+from app.engine.projection import payoff_quote
 from app.engine.state import LoanState, read_state
 from app.errors import Conflict, InvalidInput
 from app.policy import get_policy
@@ -51,12 +52,14 @@ def load_events(session: Session, loan_id: int) -> list[LoanEvent]:
     ).scalars())
 
 
-def engine_events(rows: list[LoanEvent]) -> list[Event]:
+def engine_events(rows: list[LoanEvent], terms: Terms | None = None) -> list[Event]:
     """The stored events as the engine takes them (index = event id).
 
     Reversed payments are left out (a reversal undoes the payment as if it
     had never been made); withdrawal is a graduation on its date; only
-    contacts the borrower initiated count for the default rule.
+    contacts the borrower initiated count for the default rule; a
+    forgiveness is a payment of the payoff amount on its date (as quoted
+    from the events before that date), so the loan closes (needs ``terms``).
     """
     reversed_ids = {r.reverses_event_id for r in rows if r.kind == EventKind.payment_reversal}
     out: list[Event] = []
@@ -78,12 +81,25 @@ def engine_events(rows: list[LoanEvent]) -> list[Event]:
                 out.append(Contact(d, i))
             case EventKind.rate_change:
                 out.append(RateChange(d, i, Decimal(r.data["annual_rate"])))
+            case EventKind.forgiveness:
+                if terms is None:
+                    raise ValueError("a forgiveness event needs the loan's terms")
+                before = [e for e in out if e.date < d]
+                machine = LoanMachine(terms).run(before, d - dt.timedelta(days=1))
+                out.append(Payment(d, i, payoff_quote(machine, d).total))
     return out
+
+
+def forgiveness_ids(session: Session, loan_id: int) -> frozenset[int]:
+    """The loan's forgiveness events: their payments come from the forgiveness fund."""
+    return frozenset(session.scalars(sa.select(LoanEvent.id).where(
+        LoanEvent.loan_id == loan_id, LoanEvent.kind == EventKind.forgiveness)))
 
 
 def run_loan(session: Session, loan: Loan, through: dt.date) -> LoanMachine:
     """The engine run over the loan's events through ``through`` (inclusive)."""
-    return LoanMachine(terms_of(loan)).run(engine_events(load_events(session, loan.id)), through)
+    terms = terms_of(loan)
+    return LoanMachine(terms).run(engine_events(load_events(session, loan.id), terms), through)
 
 
 def loan_state(session: Session, loan: Loan, as_of: dt.date) -> LoanState:
@@ -96,7 +112,8 @@ def service_loan(session: Session, loan: Loan, *, through: dt.date, posted_by: s
         machine = run_loan(session, loan, through)
     except EventError as exc:
         raise Conflict(str(exc), code="refused_by_rules") from None
-    sync_ledger(session, loan.id, decided_entries(loan.id, machine), posted_by=posted_by)
+    decided = decided_entries(loan.id, machine, forgiven=forgiveness_ids(session, loan.id))
+    sync_ledger(session, loan.id, decided, posted_by=posted_by)
     state = read_state(machine, through)
     loan.serviced_through = through
     loan.dirty_from = None

@@ -1,0 +1,244 @@
+"""Loans' figures as of a date, in bulk: the engine over chunks of loans.
+
+The default rule (servicing-rules.md §8) is the engine's
+(``LoanState.default_reportable``); this module only decides *which* loans
+to ask it about and reads many loans' events in one query per chunk.
+
+Which loans can be reportable on ``as_of``?  Only those whose arrears run
+started on or before ``cutoff = as_of − (threshold + 1)`` (the smallest
+threshold of any policy version, so a superset).  The cached figures on
+``Loan`` answer that cheaply when they describe a date ``S`` with
+``cutoff ≤ S ≤ as_of`` and no event was recorded since (a run ongoing on
+``as_of`` that began by ``cutoff`` was ongoing on ``S`` too, and with no
+event in between nothing could end it).  Every other loan (a past
+``as_of``, a loan not serviced lately, one with unserviced events) is
+asked of the engine if it had any disbursement by ``cutoff`` — the engine
+scan fallback.  Events dated after ``as_of`` never enter the engine's
+as-of state, so the list of a past date does not move when later payments
+are posted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, fields
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.auth.principal import Principal
+from app.auth.scope import visible
+from app.engine.machine import LoanMachine
+from app.engine.state import LoanState, read_state
+from app.policy import policies
+from app.reference.models import Bank, University
+from app.servicing import scope as _scope  # noqa: F401  (registers the loan scope rules)
+from app.servicing.models import Borrower, EventKind, Loan, LoanEvent
+from app.servicing.service import engine_events, terms_of
+
+CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class Filters:
+    university_id: int | None = None
+    bank_id: int | None = None
+    graduation_year: int | None = None
+
+
+@dataclass(frozen=True)
+class DefaultFacts:
+    """A loan's default behaviour as of a date (amounts and days overdue)."""
+
+    arrears_run_start: dt.date
+    arrears_days: int
+    days_past_due: int
+    overdue_principal: Decimal
+    overdue_interest: Decimal
+    penalty_accrued: Decimal
+    principal_outstanding: Decimal
+
+    @classmethod
+    def of(cls, state: LoanState) -> DefaultFacts:
+        o = state.overdue
+        assert state.arrears_run_start is not None
+        return cls(state.arrears_run_start, o.arrears_days, o.days_past_due, o.principal,
+                   o.interest, o.penalty_accrued, state.principal_outstanding)
+
+    @property
+    def overdue_total(self) -> Decimal:
+        return self.overdue_principal + self.overdue_interest + self.penalty_accrued
+
+
+FACT_FIELDS = [f.name for f in fields(DefaultFacts)]
+
+
+@dataclass(frozen=True)
+class DefaultRow:
+    """One line of the default list: who, where, and the default facts."""
+
+    loan_id: int
+    contract_no: str
+    borrower_name: str
+    id_number: str
+    university_id: int
+    university_name: str
+    bank_id: int
+    bank_name: str
+    center_id: int
+    graduated_on: dt.date | None
+    facts: DefaultFacts
+
+
+def graduated_on(as_of: dt.date) -> Any:
+    """The date of the loan's latest graduation (or withdrawal) by ``as_of``."""
+    return (
+        sa.select(sa.func.max(LoanEvent.event_date))
+        .where(LoanEvent.loan_id == Loan.id,
+               LoanEvent.kind.in_([EventKind.graduation, EventKind.withdrawal]),
+               LoanEvent.event_date <= as_of)
+        .correlate(Loan).scalar_subquery()
+    )
+
+
+def loans_query(principal: Principal, as_of: dt.date, filters: Filters) -> sa.Select[Any]:
+    """The caller's visible loans with who/where columns and the engine's terms."""
+    grad = graduated_on(as_of)
+    query = (
+        sa.select(Loan.id.label("loan_id"), Loan.contract_no,
+                  Borrower.name.label("borrower_name"), Borrower.id_number,
+                  Loan.university_id, University.name.label("university_name"),
+                  Loan.bank_id, Bank.name.label("bank_name"), Loan.center_id,
+                  grad.label("graduated_on"), Loan.policy_code, Loan.annual_rate,
+                  Loan.penalty_markup, Loan.subsidy_settlement)
+        .join(Borrower, Borrower.id == Loan.borrower_id)
+        .join(University, University.id == Loan.university_id)
+        .join(Bank, Bank.id == Loan.bank_id)
+        .where(visible(principal, Loan))
+    )
+    if filters.university_id is not None:
+        query = query.where(Loan.university_id == filters.university_id)
+    if filters.bank_id is not None:
+        query = query.where(Loan.bank_id == filters.bank_id)
+    if filters.graduation_year is not None:
+        year = filters.graduation_year
+        query = query.where(grad.between(dt.date(year, 1, 1), dt.date(year, 12, 31)))
+    return query
+
+
+def default_cutoff(as_of: dt.date) -> dt.date:
+    """The latest arrears-run start that can make a loan reportable on ``as_of``."""
+    threshold = min(p.arrears.default_arrears_days for p in policies().values())
+    return as_of - dt.timedelta(days=threshold + 1)
+
+
+def _disbursed_by(day: dt.date) -> ColumnElement[bool]:
+    return sa.exists().where(LoanEvent.loan_id == Loan.id,
+                             LoanEvent.kind == EventKind.disbursement,
+                             LoanEvent.event_date <= day)
+
+
+def default_candidates(as_of: dt.date) -> ColumnElement[bool]:
+    """Loans that may be reportable defaults on ``as_of`` (see the module doc)."""
+    cutoff = default_cutoff(as_of)
+    cache_describes_window = sa.and_(
+        Loan.serviced_through.is_not(None), Loan.serviced_through >= cutoff,
+        Loan.serviced_through <= as_of, Loan.dirty_from.is_(None))
+    return sa.and_(_disbursed_by(cutoff),
+                   sa.or_(sa.not_(cache_describes_window), Loan.arrears_run_start <= cutoff))
+
+
+def keyset(session: Session, query: sa.Select[Any], chunk: int = CHUNK) -> Iterator[list[Any]]:
+    """``query``'s rows in chunks by ascending loan id; each chunk one query, so
+    callers may run other queries between chunks."""
+    last = None
+    while True:
+        q = query if last is None else query.where(Loan.id > last)
+        rows = session.execute(q.order_by(Loan.id).limit(chunk)).all()
+        if not rows:
+            return
+        yield rows
+        last = rows[-1].loan_id
+
+
+def states_as_of(
+    session: Session, rows: list[Any], as_of: dt.date
+) -> Iterator[tuple[Any, LoanState]]:
+    """The engine's state of each row's loan at the end of ``as_of``.
+
+    ``rows`` carry ``loan_id`` and the terms columns of ``loans_query``; the
+    chunk's events are read in one query.
+    """
+    by_loan: dict[int, list[LoanEvent]] = defaultdict(list)
+    events = session.execute(
+        sa.select(LoanEvent).where(LoanEvent.loan_id.in_([r.loan_id for r in rows]),
+                                   LoanEvent.event_date <= as_of)
+        .order_by(LoanEvent.event_date, LoanEvent.id)
+    ).scalars()
+    for event in events:
+        by_loan[event.loan_id].append(event)
+    for row in rows:
+        terms = terms_of(row)
+        machine = LoanMachine(terms).run(engine_events(by_loan[row.loan_id], terms), as_of)
+        yield row, read_state(machine, as_of)
+
+
+def _row(identity: Any, facts: DefaultFacts) -> DefaultRow:
+    return DefaultRow(identity.loan_id, identity.contract_no, identity.borrower_name,
+                      identity.id_number, identity.university_id, identity.university_name,
+                      identity.bank_id, identity.bank_name, identity.center_id,
+                      identity.graduated_on, facts)
+
+
+def confirmed_defaults(session: Session, query: sa.Select[Any], as_of: dt.date
+                       ) -> Iterator[DefaultRow]:
+    """The loans of ``query`` the engine finds reportable on ``as_of``, by loan id."""
+    for rows in keyset(session, query):
+        for row, state in states_as_of(session, rows, as_of):
+            if state.default_reportable:
+                yield _row(row, DefaultFacts.of(state))
+
+
+def default_rows(
+    session: Session, principal: Principal, as_of: dt.date, filters: Filters = Filters()
+) -> Iterator[DefaultRow]:
+    """The reportable defaults the caller may see on ``as_of``, by loan id.
+
+    From the date's snapshot when there is one (set-based), the loans whose
+    events changed since it being recomputed; otherwise from the engine over
+    the candidates.
+    """
+    from app.defaults.models import DefaultSnapshot, DefaultSnapshotRow
+
+    query = loans_query(principal, as_of, filters)
+    snapshot = session.get(DefaultSnapshot, as_of)
+    if snapshot is None:
+        yield from confirmed_defaults(session, query.where(default_candidates(as_of)), as_of)
+        return
+    restated = sa.select(LoanEvent.loan_id).where(LoanEvent.event_date <= as_of,
+                                                  LoanEvent.created_at > snapshot.taken_at)
+    frozen_query = (
+        query.add_columns(*(getattr(DefaultSnapshotRow, name) for name in FACT_FIELDS))
+        .join(DefaultSnapshotRow, sa.and_(DefaultSnapshotRow.loan_id == Loan.id,
+                                          DefaultSnapshotRow.business_date == as_of))
+        .where(Loan.id.not_in(restated))
+    )
+    frozen = (
+        _row(r, DefaultFacts(*(getattr(r, name) for name in FACT_FIELDS)))
+        for rows in keyset(session, frozen_query) for r in rows
+    )
+    live = confirmed_defaults(session, query.where(Loan.id.in_(restated)), as_of)
+    yield from heapq.merge(frozen, live, key=lambda r: r.loan_id)
+
+
+def all_states(session: Session, query: sa.Select[Any], as_of: dt.date
+               ) -> Iterable[tuple[Any, LoanState]]:
+    """Every loan of ``query`` with its engine state on ``as_of`` (reports)."""
+    for rows in keyset(session, query):
+        yield from states_as_of(session, rows, as_of)
