@@ -54,11 +54,19 @@ def loan_api(db, client, make_loan, auth_headers, set_today):
                      amount=Decimal(amount))
         db.flush()
 
-    return loan, bank, uni, post, disburse
+    def graduate(**plan) -> None:
+        """6000.00 disbursed 2025-09-10; plan confirmed and graduation on 2026-06-30."""
+        disburse("2025-09-10", "6000.00")
+        terms = {"confirmed_on": "2026-06-30", "grace_months": 12, "term_months": 72,
+                 "frequency": "monthly", "method": "equal_installment"} | plan
+        post("plan", terms, bank, "2026-06-30")
+        post("status-events", {"kind": "graduation", "date": "2026-06-30"}, uni, "2026-06-30")
+
+    return loan, bank, uni, post, disburse, graduate
 
 
 def test_graduation_gate_then_example_two_through_the_api(db, client, loan_api, set_today):
-    loan, bank, uni, post, disburse = loan_api
+    loan, bank, uni, post, disburse, graduate = loan_api
     disburse("2025-09-10", "6000.00")
     disburse("2026-09-10", "6000.00")
     refused = post("status-events", {"kind": "graduation", "date": "2027-06-30"}, uni,
@@ -80,11 +88,8 @@ def test_graduation_gate_then_example_two_through_the_api(db, client, loan_api, 
 
 
 def test_backdated_payment_reposts_by_reversal_and_matches_simulation(db, client, loan_api):
-    loan, bank, uni, post, disburse = loan_api
-    disburse("2025-09-10", "6000.00")
-    post("plan", {"confirmed_on": "2026-06-30", "grace_months": 12, "term_months": 72,
-                  "frequency": "monthly", "method": "equal_installment"}, bank, "2026-06-30")
-    post("status-events", {"kind": "graduation", "date": "2026-06-30"}, uni, "2026-06-30")
+    loan, bank, uni, post, disburse, graduate = loan_api
+    graduate()
     post("payments", {"value_date": "2026-07-20", "amount": "30.00"}, bank, "2026-07-20")
     post("payments", {"value_date": "2026-09-25", "amount": "40.00"}, bank, "2026-09-25")
     # A bank file arrives late: a payment received on 2026-08-20, recorded in October.
@@ -113,11 +118,8 @@ def test_backdated_payment_reposts_by_reversal_and_matches_simulation(db, client
 
 
 def test_reversal_restores_the_figures_without_the_payment(db, client, loan_api):
-    loan, bank, uni, post, disburse = loan_api
-    disburse("2025-09-10", "6000.00")
-    post("plan", {"confirmed_on": "2026-06-30", "grace_months": 12, "term_months": 72,
-                  "frequency": "monthly", "method": "equal_installment"}, bank, "2026-06-30")
-    post("status-events", {"kind": "graduation", "date": "2026-06-30"}, uni, "2026-06-30")
+    loan, bank, uni, post, disburse, graduate = loan_api
+    graduate()
     before = client.get(f"/v1/loans/{loan.id}?as_of=2026-08-01", headers=bank).json()
     payment = post("payments", {"value_date": "2026-07-20", "amount": "500.00",
                                 "bank_txn_id": "B1"}, bank, "2026-07-20")
@@ -132,7 +134,7 @@ def test_reversal_restores_the_figures_without_the_payment(db, client, loan_api)
 
 
 def test_second_adjustment_is_refused_and_changes_nothing(db, client, loan_api):
-    loan, bank, uni, post, disburse = loan_api
+    loan, bank, uni, post, disburse, graduate = loan_api
     disburse("2025-09-10", "6000.00")
     plan = {"confirmed_on": "2026-06-30", "grace_months": 12, "term_months": 72,
             "frequency": "monthly", "method": "equal_installment"}
@@ -163,7 +165,7 @@ def test_other_bank_and_university_see_nothing(db, client, loan_api, auth_header
 
 
 def test_future_value_date_is_refused(loan_api):
-    loan, bank, uni, post, disburse = loan_api
+    loan, bank, uni, post, disburse, graduate = loan_api
     disburse("2025-09-10", "6000.00")
     body = post("payments", {"value_date": "2025-10-02", "amount": "5.00"}, bank, "2025-10-01",
                 status=422)
@@ -171,11 +173,8 @@ def test_future_value_date_is_refused(loan_api):
 
 
 def test_payoff_quote_paid_on_its_date_closes_the_loan(db, client, loan_api):
-    loan, bank, uni, post, disburse = loan_api
-    disburse("2025-09-10", "6000.00")
-    post("plan", {"confirmed_on": "2026-06-30", "grace_months": 12, "term_months": 72,
-                  "frequency": "monthly", "method": "equal_installment"}, bank, "2026-06-30")
-    post("status-events", {"kind": "graduation", "date": "2026-06-30"}, uni, "2026-06-30")
+    loan, bank, uni, post, disburse, graduate = loan_api
+    graduate()
     quote = client.get(f"/v1/loans/{loan.id}/payoff?date=2026-08-05", headers=bank).json()
     # 6000.00 at 6.12%: 1.02 a day.  Bill 07-20 = 20 days (06-30..07-19) = 20.40, unpaid
     # and overdue since 07-21; accrued since 07-20 = 16 days = 16.32; penalty on the
@@ -190,11 +189,8 @@ def test_payoff_quote_paid_on_its_date_closes_the_loan(db, client, loan_api):
 
 
 def test_schedule_preview_bills_all_principal(db, client, loan_api):
-    loan, bank, uni, post, disburse = loan_api
-    disburse("2025-09-10", "6000.00")
-    post("plan", {"confirmed_on": "2026-06-30", "grace_months": 12, "term_months": 24,
-                  "frequency": "quarterly", "method": "equal_principal"}, bank, "2026-06-30")
-    post("status-events", {"kind": "graduation", "date": "2026-06-30"}, uni, "2026-06-30")
+    loan, bank, uni, post, disburse, graduate = loan_api
+    graduate(term_months=24, frequency="quarterly", method="equal_principal")
     preview = client.get(f"/v1/loans/{loan.id}/schedule?as_of=2026-06-30", headers=bank).json()
     # Quarterly due dates after 06-30 up to 2028-06-30; instalment dates from grace end
     # 2027-06-30: 2027-09-20, 2027-12-20, 2028-03-20, 2028-06-20 → 6000 / 4 = 1500.00.
