@@ -16,6 +16,7 @@ from app.config import get_settings
 from app.db import make_engine, make_session_factory, run_migrations, session_scope
 from app.errors import DomainError
 from app.ledger.cli import ledger as ledger_cli
+from app.observability.logging import configure_logging
 from app.simulation.cli import simulate
 from app.subsidy.cli import subsidy as subsidy_cli
 
@@ -27,6 +28,12 @@ app.add_typer(admin, name="admin")
 app.add_typer(ledger_cli, name="ledger")
 app.add_typer(subsidy_cli, name="subsidy")
 app.command("simulate")(simulate)
+
+
+@app.callback()
+def _configure() -> None:
+    settings = get_settings()
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
 
 
 def cli_session() -> AbstractContextManager[Session]:
@@ -81,6 +88,18 @@ def create_key(
     except DomainError as exc:
         raise fail(exc.message) from None
     typer.echo(f"user {user.id} ({user.name}, {role.value}); key {key.prefix}")
+    typer.echo(token)
+
+
+@admin.command("rotate-key")
+def rotate_key(prefix: Annotated[str, typer.Argument(help="the key's prefix")]) -> None:
+    """Revoke an API key and print a new one for the same user."""
+    try:
+        with cli_session() as session:
+            key, token = auth.rotate_key(session, Principal.operator(), prefix=prefix)
+    except DomainError as exc:
+        raise fail(exc.message) from None
+    typer.echo(f"key {prefix} revoked; new key {key.prefix} for user {key.user_id}")
     typer.echo(token)
 
 

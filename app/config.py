@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -20,6 +21,24 @@ class Settings(BaseSettings):
     test_database_url: str | None = None
     # Log SQL statements.
     echo_sql: bool = False
+
+    # Logs: one JSON object per line on stderr ("text" for humans at a terminal).
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "INFO"
+
+    # Request bodies: JSON requests up to ``max_body_bytes``; file uploads (any
+    # other content type, e.g. multipart/form-data, text/csv) up to
+    # ``max_upload_bytes``.  Larger ones answer 413 before the body is read.
+    max_body_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 20 * 1024 * 1024
+
+    # Rate limits per API key (token buckets, per server process): writes
+    # (POST/PUT/PATCH/DELETE) and uploads, in requests per minute with a burst
+    # allowance.  0 per minute turns a limit off.
+    rate_limit_writes_per_minute: int = 600
+    rate_limit_writes_burst: int = 120
+    rate_limit_uploads_per_minute: int = 20
+    rate_limit_uploads_burst: int = 10
 
 
 @lru_cache

@@ -166,13 +166,33 @@ def session_scope(session_factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def run_migrations(engine: Engine, revision: str = "head") -> None:
-    """``alembic upgrade`` to ``revision`` on ``engine``'s database."""
-    from alembic import command
+def _alembic_config() -> Any:
     from alembic.config import Config
 
     config = Config(str(REPO_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(REPO_ROOT / "migrations"))
+    return config
+
+
+def migration_heads() -> set[str]:
+    """The head revision(s) of the migrations shipped with this code."""
+    from alembic.script import ScriptDirectory
+
+    return set(ScriptDirectory.from_config(_alembic_config()).get_heads())
+
+
+def applied_revisions(connection: Connection) -> set[str]:
+    """The revision(s) the database is at (empty if never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    return set(MigrationContext.configure(connection).get_current_heads())
+
+
+def run_migrations(engine: Engine, revision: str = "head") -> None:
+    """``alembic upgrade`` to ``revision`` on ``engine``'s database."""
+    from alembic import command
+
+    config = _alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

@@ -104,7 +104,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (403, "The caller's role may not do this"),
         (404, "Not found, or not visible to the caller"),
         (409, "Conflicts with the current state"),
+        (413, "Request body too large"),
         (422, "Invalid input"),
+        (429, "Too many requests with this API key; see Retry-After"),
     ]
 }
 
@@ -187,7 +189,15 @@ async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "internal_error", "internal error")
+    # Rendered outside the request-id middleware: name the id here, so the
+    # caller can quote it and the log line be found.
+    request_id = getattr(request.state, "request_id", None)
+    return error_response(
+        500,
+        "internal_error",
+        "internal error" + (f" (request id {request_id})" if request_id else ""),
+        headers={"X-Request-ID": request_id} if request_id else None,
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import sqlalchemy as sa
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 from sqlalchemy.orm import sessionmaker
 
 from app.audit.router import router as audit_router
@@ -15,8 +13,11 @@ from app.auth.router import router as auth_router
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.defaults.router import router as defaults_router
-from app.deps import DbSession
-from app.errors import ERROR_RESPONSES, error_response, install_error_handlers
+from app.errors import ERROR_RESPONSES, install_error_handlers
+from app.limits import BodyLimitMiddleware, RateLimitMiddleware
+from app.observability.logging import configure_logging
+from app.observability.middleware import RequestContextMiddleware
+from app.observability.router import router as operations_router
 from app.reference.router import router as reference_router
 from app.servicing.router import router as servicing_router
 from app.simulation.router import router as simulation_router
@@ -33,6 +34,7 @@ def create_app(
     """The API.  ``session_factory`` replaces the one built from
     ``settings.database_url`` (tests bind it to their own connection)."""
     settings = settings or get_settings()
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
     engine = None
     if session_factory is None:
         engine = make_engine(settings.database_url, echo=settings.echo_sql)
@@ -57,14 +59,13 @@ def create_app(
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router, prefix="/v1", responses=ERROR_RESPONSES)
-
-    @app.get("/health", tags=["health"])
-    def health(session: DbSession) -> JSONResponse:
-        """Liveness and database check (``SELECT 1``); no API key needed."""
-        try:
-            session.execute(sa.text("SELECT 1"))
-        except sa.exc.SQLAlchemyError:
-            return error_response(503, "database_unavailable", "database unavailable")
-        return JSONResponse({"status": "ok", "database": "ok"})
-
+    app.include_router(operations_router)
+    # Outermost last: request id and metrics see every answer, 413 and 429 included.
+    app.add_middleware(RateLimitMiddleware, settings=settings)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
+    app.add_middleware(RequestContextMiddleware)
     return app

@@ -89,6 +89,14 @@ def revoke_key(session: Session, principal: Principal, *, prefix: str) -> ApiKey
     return key
 
 
+def rotate_key(session: Session, principal: Principal, *, prefix: str) -> tuple[ApiKey, str]:
+    """Revoke the key ``prefix`` and issue a new one to the same user."""
+    old = revoke_key(session, principal, prefix=prefix)
+    user = session.get(User, old.user_id)
+    assert user is not None
+    return issue_key(session, principal, user=user)
+
+
 def authenticate(session: Session, token: str) -> Principal:
     """The principal of a bearer token; 401 for unknown or revoked keys."""
     prefix, _, _ = token.partition(".")
