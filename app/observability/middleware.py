@@ -15,6 +15,18 @@ log = logging.getLogger("app.access")
 REQUEST_ID_HEADER = "X-Request-ID"
 
 
+def route_template(scope: Scope) -> str:
+    """The matched route's full path template (``/v1/loans/{loan_id}``).
+
+    FastAPI keeps the template with the include prefix in its effective route
+    context; ``scope["route"]`` alone holds the path relative to its router
+    (and the full one for routes of the app itself).
+    """
+    effective = scope.get("fastapi", {}).get("effective_route_context")
+    template = getattr(effective, "path_format", None) or getattr(scope.get("route"), "path", None)
+    return template or "unmatched"
+
+
 class RequestContextMiddleware:
     """Binds the request id (``X-Request-ID`` or a new one, echoed in the
     response and kept in ``request.state.request_id``), then logs and times the
@@ -44,7 +56,7 @@ class RequestContextMiddleware:
                 await self.app(scope, receive, send_with_id)
             finally:
                 seconds = time.perf_counter() - started
-                route = getattr(scope.get("route"), "path", "unmatched")
+                route = route_template(scope)
                 metrics.observe_request(scope["method"], route, status, seconds)
                 log.info(
                     "%s %s %s",
