@@ -188,15 +188,18 @@ async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     # Rendered outside the request-id middleware: name the id here, so the
     # caller can quote it and the log line be found.
     request_id = getattr(request.state, "request_id", None)
+    log.exception(
+        "unhandled error on %s %s", request.method, request.url.path,
+        exc_info=exc, extra={"request_id": request_id},
+    )
+    if request_id is None:
+        return error_response(500, "internal_error", "internal error")
     return error_response(
-        500,
-        "internal_error",
-        "internal error" + (f" (request id {request_id})" if request_id else ""),
-        headers={"X-Request-ID": request_id} if request_id else None,
+        500, "internal_error", "internal error",
+        details={"request_id": request_id}, headers={"X-Request-ID": request_id},
     )
 
 

@@ -35,7 +35,8 @@ _seq = itertools.count(1)
 def make_center(session: Session, **kw: Any) -> Center:
     n = next(_seq)
     level = kw.pop("level", CenterLevel.provincial)
-    default_province = f"{n % 100:02d}" if level == CenterLevel.provincial else None
+    # 50-89: never a code a test names itself (tests use e.g. "32", "99").
+    default_province = f"{50 + n % 40:02d}" if level == CenterLevel.provincial else None
     province = kw.pop("province_code", default_province)
     return ref.create_center(
         session, OPERATOR, name=kw.pop("name", f"Center {n}"), level=level,

@@ -138,5 +138,5 @@ def test_unexpected_error_names_the_request_id(connection: Connection) -> None:
     assert response.status_code == 500
     assert response.headers["X-Request-ID"] == "r-500"
     assert response.json()["error"] == {
-        "code": "internal_error", "message": "internal error (request id r-500)"
+        "code": "internal_error", "message": "internal error", "details": {"request_id": "r-500"}
     }
