@@ -17,6 +17,7 @@ from app.db import make_engine, make_session_factory, run_migrations, session_sc
 from app.errors import DomainError
 from app.ledger.cli import ledger as ledger_cli
 from app.observability.logging import configure_logging
+from app.riskfund.cli import risk_fund as risk_fund_cli
 from app.simulation.cli import simulate
 from app.subsidy.cli import subsidy as subsidy_cli
 
@@ -27,6 +28,7 @@ admin = typer.Typer(help="Users and API keys.", no_args_is_help=True)
 app.add_typer(admin, name="admin")
 app.add_typer(ledger_cli, name="ledger")
 app.add_typer(subsidy_cli, name="subsidy")
+app.add_typer(risk_fund_cli, name="risk-fund")
 app.command("simulate")(simulate)
 
 

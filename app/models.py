@@ -6,6 +6,7 @@ from app.db import Base
 from app.defaults.models import DefaultReport, DefaultSnapshot, DefaultSnapshotRow
 from app.ledger.models import Account, JournalEntry, JournalLeg
 from app.reference.models import Agreement, Bank, Center, Enrolment, University
+from app.riskfund.models import RiskFund, RiskFundShare
 from app.servicing.models import Borrower, Loan, LoanEvent
 from app.subsidy.models import SubsidyStatement, SubsidyStatementLine
 
@@ -26,6 +27,8 @@ __all__ = [
     "JournalLeg",
     "Loan",
     "LoanEvent",
+    "RiskFund",
+    "RiskFundShare",
     "SubsidyStatement",
     "SubsidyStatementLine",
     "University",
