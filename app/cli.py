@@ -14,6 +14,7 @@ from app.auth.models import ROLE_ORG, OrgType, Role
 from app.auth.principal import Principal
 from app.config import get_settings
 from app.db import make_engine, make_session_factory, run_migrations, session_scope
+from app.defaults.cli import defaults as defaults_cli
 from app.errors import DomainError
 from app.ledger.cli import ledger as ledger_cli
 from app.observability.logging import configure_logging
@@ -27,6 +28,7 @@ app = typer.Typer(
 admin = typer.Typer(help="Users and API keys.", no_args_is_help=True)
 app.add_typer(admin, name="admin")
 app.add_typer(ledger_cli, name="ledger")
+app.add_typer(defaults_cli, name="defaults")
 app.add_typer(subsidy_cli, name="subsidy")
 app.add_typer(risk_fund_cli, name="risk-fund")
 app.command("simulate")(simulate)

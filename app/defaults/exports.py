@@ -85,13 +85,18 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def write_csv(rows: Iterable[DefaultRow], out: IO[bytes]) -> None:
+def write_lines(table: Iterable[list[Any]], out: IO[bytes]) -> None:
+    """CSV of ``table``'s lines: UTF-8 with BOM, amounts with two decimals."""
     text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=True)
     writer = csv.writer(text, lineterminator="\n")
-    for line in lines(rows):
+    for line in table:
         writer.writerow([_text(v) for v in line])
     text.flush()
     text.detach()
+
+
+def write_csv(rows: Iterable[DefaultRow], out: IO[bytes]) -> None:
+    write_lines(lines(rows), out)
 
 
 def write_xlsx(rows: Iterable[DefaultRow], out: IO[bytes], *, title: str) -> None:

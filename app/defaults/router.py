@@ -15,20 +15,26 @@ from fastapi.responses import StreamingResponse
 from app import clock
 from app.auth.deps import CurrentPrincipal
 from app.auth.scope import get_visible, require_role
-from app.defaults import exports, service
+from app.defaults import exports, reports, service
 from app.defaults.figures import Filters
 from app.defaults.models import DefaultReport
 from app.defaults.schemas import (
+    AgingLine,
     DefaultListPage,
     DefaultReportIn,
     DefaultReportOut,
     Delinquency,
+    ForgivenessIn,
+    ForgivenLine,
+    PerformanceLine,
     PublicationItem,
     SnapshotIn,
     SnapshotOut,
+    StaffRatioLine,
 )
 from app.deps import DbSession
 from app.money import ZERO
+from app.schemas_common import AcademicYear
 from app.servicing.models import EventKind, Loan, LoanEvent
 from app.servicing.schemas import LoanEventOut
 
@@ -150,3 +156,56 @@ def take_snapshot(session: DbSession, principal: CurrentPrincipal, body: Snapsho
     require_role(principal)  # admin only
     loans = service.take_default_snapshot(session, business_date=body.business_date)
     return {"business_date": body.business_date, "loans": loans}
+
+
+@router.post("/loans/{loan_id}/forgiveness", status_code=201, response_model=LoanEventOut)
+def forgive(session: DbSession, principal: CurrentPrincipal, loan_id: int, body: ForgivenessIn
+            ) -> LoanEvent:
+    """代偿 approved by the center: the state pays the loan off from the forgiveness fund."""
+    return service.forgive(session, principal, loan_id, approved_on=body.approved_on,
+                           case_reference=body.case_reference)
+
+
+@router.get("/reports/aging", response_model=list[AgingLine])
+def aging(session: DbSession, principal: CurrentPrincipal, as_of: AsOf = None,
+          by: Literal["bank", "university", "center"] = "university") -> list[dict[str, Any]]:
+    """Delinquent loans by bucket (1-30 … >365) per bank, university or center."""
+    lines = reports.aging(session, principal, as_of=as_of or clock.today(), by=by)
+    return [line | {"key_id": line[f"{by}_id"]} for line in lines]
+
+
+@router.get("/reports/university-performance", response_model=list[PerformanceLine])
+def university_performance(session: DbSession, principal: CurrentPrincipal, as_of: AsOf = None,
+                           university_id: int | None = None) -> list[reports.Performance]:
+    """Default rate by count and amount per university and graduation cohort."""
+    return reports.university_performance(session, as_of=as_of or clock.today(),
+                                          principal=principal, university_id=university_id)
+
+
+@router.get("/reports/forgiveness", response_model=list[ForgivenLine])
+def forgiven(session: DbSession, principal: CurrentPrincipal, as_of: AsOf = None
+             ) -> list[dict[str, Any]]:
+    """Amounts paid off by the state (代偿) per university, from the ledger."""
+    return reports.forgiven(session, principal, through=as_of or clock.today())
+
+
+@router.get("/monitoring/staff-ratio", response_model=list[StaffRatioLine])
+def staff_ratio(session: DbSession, principal: CurrentPrincipal, academic_year: AcademicYear
+                ) -> list[dict[str, Any]]:
+    """Full-time aid staff per university against 1 per 2500 full-time students."""
+    return reports.staff_ratio(session, principal, academic_year=academic_year)
+
+
+@router.get("/reports/credit", responses={200: {"content": {"text/csv": {}}}})
+def credit_report(
+    session: DbSession, principal: CurrentPrincipal,
+    month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2025-01"])],
+) -> StreamingResponse:
+    """The monthly loan-level credit-reporting (征信) file; layout in docs/credit-reporting.md."""
+    year, mon = (int(part) for part in month.split("-"))
+    lines = reports.credit_report(session, principal, year=year, month=mon)
+
+    def write(out: IO[bytes]) -> None:
+        exports.write_lines([reports.CREDIT_COLUMNS, *lines], out)
+
+    return _file_response(write, f"credit-{month}.csv", "text/csv; charset=utf-8")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+
+from pydantic import Field
 
 from app.schemas_common import Money, RequestModel, ResponseModel
 
@@ -103,3 +106,42 @@ class SnapshotIn(RequestModel):
 class SnapshotOut(ResponseModel):
     business_date: dt.date
     loans: int
+
+
+class ForgivenessIn(RequestModel):
+    approved_on: dt.date
+    case_reference: str = Field(min_length=1, max_length=100)
+
+
+class AgingLine(ResponseModel):
+    key_id: int
+    bucket: str
+    loans: int
+    principal_outstanding: Money
+    overdue_amount: Money
+
+
+class PerformanceLine(ResponseModel):
+    university_id: int
+    graduation_year: int
+    borrowers: int
+    defaulted: int
+    disbursed: Money
+    defaulted_outstanding: Money
+    default_rate_by_count: Decimal
+    default_rate_by_amount: Decimal
+
+
+class ForgivenLine(ResponseModel):
+    university_id: int
+    loans: int
+    amount: Money
+
+
+class StaffRatioLine(ResponseModel):
+    university_id: int
+    university_name: str
+    staff: int
+    full_time_students: int
+    required_staff: int
+    meets_ratio: bool

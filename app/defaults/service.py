@@ -30,8 +30,8 @@ from app.defaults.figures import (
 )
 from app.defaults.models import DefaultReport, DefaultSnapshot, DefaultSnapshotRow
 from app.errors import Conflict, InvalidInput
-from app.servicing.models import Loan
-from app.servicing.service import loan_state
+from app.servicing.models import EventKind, Loan, LoanEvent
+from app.servicing.service import loan_state, record_event
 
 
 @scope_rule(DefaultReport)
@@ -152,6 +152,22 @@ def take_default_snapshot(session: Session, *, business_date: dt.date) -> int:
         session.execute(sa.insert(DefaultSnapshotRow), batch)
     session.flush()
     return head.loans
+
+
+def forgive(session: Session, principal: Principal, loan_id: int, *, approved_on: dt.date,
+            case_reference: str) -> LoanEvent:
+    """代偿: the center approves a hardship-service case; the state pays the
+    remaining principal and interest on ``approved_on`` from the forgiveness
+    fund (the engine's payoff quote, booked by servicing) and the loan closes."""
+    loan = get_visible(session, principal, Loan, loan_id)
+    require_role(principal, Role.center_staff)
+    _not_future(approved_on, "approved_on")
+    state = loan_state(session, loan, approved_on)
+    if state.status not in ("graduated", "repaying"):
+        raise Conflict(f"loan {loan.id} is {state.status} on {approved_on}: only a "
+                       "graduate's loan can be forgiven", code="not_forgivable")
+    return record_event(session, principal, loan, kind=EventKind.forgiveness,
+                        event_date=approved_on, data={"case_reference": case_reference})
 
 
 def mask_id_number(id_number: str) -> str:

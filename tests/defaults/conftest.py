@@ -16,10 +16,14 @@ from typing import Any
 import pytest
 
 from app.auth.principal import Principal
+from app.reference.models import Center, University
 from app.servicing.models import EventKind, Loan
 from app.servicing.service import record_event
+from tests import factories
+from tests.world import build_world
 
 OPERATOR = Principal.operator("test")
+ID_X = "11010519900307030X"
 
 
 @pytest.fixture
@@ -51,3 +55,19 @@ def contact(db, loan: Loan, day: str, initiated_by: str = "borrower") -> None:
 def pay(db, loan: Loan, day: str, amount: str) -> None:
     record_event(db, OPERATOR, loan, kind=EventKind.payment,
                  event_date=dt.date.fromisoformat(day), amount=Decimal(amount))
+
+
+@pytest.fixture
+def two_sides(db, defaulter):
+    """World A/B (tests/world.py) with one defaulter on each side, plus a second
+    defaulter on A (ID ending in X) at another bank of center A."""
+    world = build_world(db)
+    agreement = {side: db.get(factories.Agreement, world.ids[f"ag{side}"]) for side in "AB"}
+    loans = {side: defaulter(agreement[side],
+                             university=db.get(University, world.ids[f"u{side}"]))
+             for side in "AB"}
+    center_a = db.get(Center, world.ids["cA"])
+    other_bank = factories.make_agreement(db, center_a)
+    loans["A2"] = defaulter(other_bank, university=db.get(University, world.ids["uA"]),
+                            id_number=ID_X, borrower_name="张三")
+    return world, loans

@@ -6,32 +6,13 @@ from __future__ import annotations
 import csv
 import io
 
-import pytest
 from openpyxl import load_workbook
 
 from app.auth.models import Role
 from app.reference.models import Bank, Center, University
 from app.servicing.models import Borrower
 from tests import factories
-from tests.world import build_world
-
-ID_X = "11010519900307030X"
-
-
-@pytest.fixture
-def two_sides(db, defaulter):
-    """World A/B (tests/world.py) with one defaulter on each side, plus a second
-    defaulter on A (ID ending in X) at another bank of center A."""
-    world = build_world(db)
-    agreement = {side: db.get(factories.Agreement, world.ids[f"ag{side}"]) for side in "AB"}
-    loans = {side: defaulter(agreement[side],
-                             university=db.get(University, world.ids[f"u{side}"]))
-             for side in "AB"}
-    center_a = db.get(Center, world.ids["cA"])
-    other_bank = factories.make_agreement(db, center_a)
-    loans["A2"] = defaulter(other_bank, university=db.get(University, world.ids["uA"]),
-                            id_number=ID_X, borrower_name="张三")
-    return world, loans
+from tests.defaults.conftest import ID_X
 
 
 def ids(response) -> set[int]:
