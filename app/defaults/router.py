@@ -34,6 +34,7 @@ from app.defaults.schemas import (
 )
 from app.deps import DbSession
 from app.money import ZERO
+from app.privacy.masking import mask_id_number
 from app.schemas_common import AcademicYear
 from app.servicing.models import EventKind, Loan, LoanEvent
 from app.servicing.schemas import LoanEventOut
@@ -140,7 +141,7 @@ def publication_list(session: DbSession, principal: CurrentPrincipal, as_of: AsO
         f = row.facts
         out.append({
             "borrower_name": row.borrower_name,
-            "id_number_masked": service.mask_id_number(row.id_number),
+            "id_number_masked": mask_id_number(row.id_number),
             "university_name": row.university_name, "reported_on": reported_on,
             "arrears_days": f.arrears_days, "days_past_due": f.days_past_due,
             "overdue_principal": f.overdue_principal, "overdue_interest": f.overdue_interest,

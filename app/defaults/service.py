@@ -169,7 +169,3 @@ def forgive(session: Session, principal: Principal, loan_id: int, *, approved_on
     return record_event(session, principal, loan, kind=EventKind.forgiveness,
                         event_date=approved_on, data={"case_reference": case_reference})
 
-
-def mask_id_number(id_number: str) -> str:
-    """``110105********002X``: the first 6 and last 4 characters shown."""
-    return id_number[:6] + "*" * max(len(id_number) - 10, 0) + id_number[-4:]
