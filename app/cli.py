@@ -18,6 +18,7 @@ from app.defaults.cli import defaults as defaults_cli
 from app.errors import DomainError
 from app.ledger.cli import ledger as ledger_cli
 from app.observability.logging import configure_logging
+from app.privacy.rotation import rotate_data_keys
 from app.riskfund.cli import risk_fund as risk_fund_cli
 from app.simulation.cli import simulate
 from app.subsidy.cli import subsidy as subsidy_cli
@@ -105,6 +106,16 @@ def rotate_key(prefix: Annotated[str, typer.Argument(help="the key's prefix")]) 
         raise fail(exc.message) from None
     typer.echo(f"key {prefix} revoked; new key {key.prefix} for user {key.user_id}")
     typer.echo(token)
+
+
+@admin.command("rotate-data-key")
+def rotate_data_key() -> None:
+    """Re-encrypt personal data under the first of LOANS_DATA_ENCRYPTION_KEYS and
+    re-hash ID numbers under LOANS_DATA_HASH_KEY (see README, key rotation)."""
+    with cli_session() as session:
+        counts = rotate_data_keys(session)
+    for column, rows in counts.items():
+        typer.echo(f"{column}: {rows} rows re-encrypted")
 
 
 @admin.command("revoke-key")

@@ -40,6 +40,14 @@ class Settings(BaseSettings):
     rate_limit_uploads_per_minute: int = 20
     rate_limit_uploads_burst: int = 10
 
+    # Personal data at rest (app.privacy): Fernet keys, comma-separated, the
+    # first encrypts and all decrypt (rotation: put the new key first, run
+    # ``loans admin rotate-data-key``, then drop the old one); and the HMAC key
+    # of the ID numbers' lookup hash.  Unset: fixed development keys, with a
+    # warning -- never in production.
+    data_encryption_keys: str | None = None
+    data_hash_key: str | None = None
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.audit.models import AuditRecord
 from app.auth.principal import Principal
 from app.db import Base
+from app.privacy.types import protected_value
 
 
 def _json_value(value: Any) -> Any:
@@ -26,9 +27,10 @@ def _json_value(value: Any) -> Any:
 
 
 def snapshot(entity: Base, *, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """The entity's column values as JSON-safe data (Decimal and dates as strings)."""
+    """The entity's column values as JSON-safe data (Decimal and dates as strings);
+    encrypted personal data masked (the audit log is not encrypted)."""
     return {
-        column.key: _json_value(getattr(entity, column.key))
+        column.key: _json_value(protected_value(column.columns[0], getattr(entity, column.key)))
         for column in sa.inspect(type(entity)).column_attrs
         if column.key not in exclude
     }

@@ -15,9 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from app.db import ID_TYPE, MONEY, RATE, Base, CreatedAt, IdPk, enum_type
+from app.privacy.types import IdNumber, lookup_hash_of
 
 
 class EventKind(enum.StrEnum):
@@ -38,16 +39,23 @@ class EventKind(enum.StrEnum):
 class Borrower(Base):
     """A student who borrows: one row per citizen ID number.
 
-    The only table holding the ID number, so protecting it (encryption,
-    masking) happens in one place.
+    The ID number is encrypted at rest (``app.privacy``); ``id_number_hash``,
+    its keyed hash, is what is unique and what ``Borrower.id_number == n``
+    compares, so callers read, write and look it up as plain text.
     """
 
     __tablename__ = "borrowers"
 
     id: Mapped[IdPk]
     name: Mapped[str] = mapped_column(sa.String(100))
-    id_number: Mapped[str] = mapped_column(sa.String(18), unique=True)
+    id_number: Mapped[str] = mapped_column(IdNumber(hash_column="id_number_hash"))
+    id_number_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[CreatedAt]
+
+    @validates("id_number")
+    def _hash_id_number(self, _key: str, value: str) -> str:
+        self.id_number_hash = lookup_hash_of(value)
+        return value
 
 
 class Loan(Base):
