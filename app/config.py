@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -21,6 +22,13 @@ class Settings(BaseSettings):
     test_database_url: str | None = None
     # Log SQL statements.
     echo_sql: bool = False
+    # Policy version code -> first signing date of contracts under it (a contract
+    # keeps the version in force on its signing date).  NSL-2015/NSL-2020 files
+    # exist; schedule them here (or in LOANS_POLICY_SCHEDULE as JSON) to use them.
+    policy_schedule: dict[str, dt.date] = {
+        "NSL-1999": dt.date(1999, 6, 1),
+        "NSL-2004": dt.date(2004, 9, 1),
+    }
 
     # Logs: one JSON object per line on stderr ("text" for humans at a terminal).
     log_format: Literal["json", "text"] = "json"

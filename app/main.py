@@ -18,6 +18,7 @@ from app.limits import BodyLimitMiddleware, RateLimitMiddleware
 from app.observability.logging import configure_logging
 from app.observability.middleware import RequestContextMiddleware
 from app.observability.router import router as operations_router
+from app.origination.router import router as origination_router
 from app.reference.router import router as reference_router
 from app.riskfund.router import router as riskfund_router
 from app.servicing.router import router as servicing_router
@@ -25,8 +26,10 @@ from app.simulation.router import router as simulation_router
 from app.subsidy.router import router as subsidy_router
 
 # Routers mounted under /v1.  A new module adds its router here.
-ROUTERS = [auth_router, reference_router, audit_router, servicing_router, simulation_router,
-           subsidy_router, defaults_router, riskfund_router]
+ROUTERS = [
+    auth_router, reference_router, audit_router, servicing_router, simulation_router,
+    subsidy_router, defaults_router, riskfund_router, origination_router,
+]
 
 
 def create_app(

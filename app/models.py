@@ -4,7 +4,17 @@ from app.audit.models import AuditRecord
 from app.auth.models import ApiKey, User
 from app.db import Base
 from app.defaults.models import DefaultReport, DefaultSnapshot, DefaultSnapshotRow
+from app.idempotency.models import IdempotencyKey
 from app.ledger.models import Account, JournalEntry, JournalLeg
+from app.origination.models import (
+    AddressReport,
+    Application,
+    ApplicationYear,
+    Batch,
+    ContractYear,
+    Decision,
+    Quota,
+)
 from app.reference.models import Agreement, Bank, Center, Enrolment, University
 from app.riskfund.models import RiskFund, RiskFundShare
 from app.servicing.models import Borrower, Loan, LoanEvent
@@ -12,6 +22,14 @@ from app.subsidy.models import SubsidyStatement, SubsidyStatementLine
 
 __all__ = [
     "Account",
+    "AddressReport",
+    "Application",
+    "ApplicationYear",
+    "Batch",
+    "ContractYear",
+    "Decision",
+    "IdempotencyKey",
+    "Quota",
     "Agreement",
     "ApiKey",
     "AuditRecord",
