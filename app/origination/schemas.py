@@ -29,7 +29,7 @@ def _citizen_id(value: str) -> str:
     except InvalidChecksum:
         raise ValueError("citizen ID number: the check digit is wrong (GB 11643)") from None
     except InvalidComponent:
-        raise ValueError("citizen ID number: the birth date is not a real date") from None
+        raise ValueError("citizen ID number: birth date or region code not valid") from None
     except ValidationError:
         raise ValueError("citizen ID number: must be 17 digits and a check digit "
                          "(0-9 or X)") from None
