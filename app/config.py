@@ -7,7 +7,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.policy import policies
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,6 +32,17 @@ class Settings(BaseSettings):
         "NSL-1999": dt.date(1999, 6, 1),
         "NSL-2004": dt.date(2004, 9, 1),
     }
+
+    @field_validator("policy_schedule")
+    @classmethod
+    def _scheduled_versions_exist(cls, schedule: dict[str, dt.date]) -> dict[str, dt.date]:
+        """Start-up fails on a schedule naming a version with no (valid) file."""
+        unknown = sorted(set(schedule) - set(policies()))
+        if unknown:
+            raise ValueError(f"no policy version file for {', '.join(unknown)}")
+        if not schedule:
+            raise ValueError("at least one policy version must be scheduled")
+        return schedule
 
     # Logs: one JSON object per line on stderr ("text" for humans at a terminal).
     log_format: Literal["json", "text"] = "json"

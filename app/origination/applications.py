@@ -140,6 +140,26 @@ def _in_status(application: Application, *allowed: ApplicationStatus) -> None:
         )
 
 
+def move_on(
+    session: Session,
+    application: Application,
+    source: ApplicationStatus,
+    target: ApplicationStatus,
+    **values: object,
+) -> None:
+    """Change the status from ``source`` to ``target`` by a guarded UPDATE, so
+    that of two concurrent requests acting on one application only one wins."""
+    result = session.execute(
+        sa.update(Application)
+        .where(Application.id == application.id, Application.status == source)
+        .values(status=target, **values)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(application)
+    if result.rowcount != 1:
+        _in_status(application, source)
+
+
 def update_application(
     session: Session, principal: Principal, *, application_id: int, changes: dict
 ) -> Application:
@@ -165,9 +185,8 @@ def vet_application(session: Session, principal: Principal, *, application_id: i
         raise Conflict("the application's materials are not complete",
                        field="materials_complete", code="materials_incomplete")
     before = audit.snapshot(application)
-    application.status = ApplicationStatus.vetted
-    application.vetted_by = principal.user_name
-    session.flush()
+    move_on(session, application, ApplicationStatus.received, ApplicationStatus.vetted,
+            vetted_by=principal.user_name)
     audit.record(session, principal, "application.vet", application, before,
                  audit.snapshot(application))
     return application
@@ -214,9 +233,8 @@ def submit_batch(
     session.add(batch)
     session.flush()
     for application in applications:
-        application.status = ApplicationStatus.submitted
-        application.batch_id, application.bank_id = batch.id, batch.bank_id
-    session.flush()
+        move_on(session, application, ApplicationStatus.vetted, ApplicationStatus.submitted,
+                batch_id=batch.id, bank_id=batch.bank_id)
     audit.record(session, principal, "batch.submit", batch, None,
                  audit.snapshot(batch) | {"application_ids": list(application_ids)})
     return batch
@@ -252,14 +270,14 @@ def decide(
     before = audit.snapshot(application)
     years = application_years(session, application.id)
     if decision == DecisionKind.approved:
+        move_on(session, application, ApplicationStatus.submitted, ApplicationStatus.approved)
         for year in years:  # year order: concurrent approvals never deadlock
             consume_quota(session, university_id=application.university_id,
                           academic_year=year.academic_year, amount=year.amount)
-        application.status = ApplicationStatus.approved
     else:
+        move_on(session, application, ApplicationStatus.submitted, ApplicationStatus.rejected)
         for year in years:
             year.live = None
-        application.status = ApplicationStatus.rejected
     row = Decision(application_id=application.id, decision=decision, reason=reason,
                    decided_on=decided_on, deadline_on=batch.deadline_on,
                    late=decided_on > batch.deadline_on, decided_by=principal.user_name)

@@ -15,7 +15,7 @@ from app.auth.principal import Principal
 from app.auth.scope import get_writable, require_role, select_visible
 from app.engine.dates import add_months
 from app.errors import Conflict, InvalidInput, NotFound
-from app.origination.applications import application_years
+from app.origination.applications import application_years, move_on
 from app.origination.models import (
     AddressKind,
     AddressReport,
@@ -64,6 +64,8 @@ def sign_contract(
     if session.scalar(sa.select(Loan.id).where(Loan.contract_no == contract_no)) is not None:
         raise Conflict(f"contract number {contract_no} is already used", field="contract_no",
                        code="duplicate")
+    before = audit.snapshot(application)
+    move_on(session, application, ApplicationStatus.approved, ApplicationStatus.contracted)
     loan = open_loan(
         session, principal, contract_no=contract_no, bank_id=batch.bank_id,
         university_id=application.university_id, center_id=application.center_id,
@@ -77,8 +79,6 @@ def sign_contract(
                      disbursed=Decimal("0"))
         for y in application_years(session, application.id)
     )
-    before = audit.snapshot(application)
-    application.status = ApplicationStatus.contracted
     application.loan_id = loan.id
     session.flush()
     audit.record(session, principal, "application.contract", application, before,

@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from pydantic import ValidationError
 
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.reference import service as ref
 from tests.factories import OPERATOR
 
@@ -94,3 +95,10 @@ def test_policy_version_follows_the_configured_effective_date(flow, monkeypatch,
 def test_default_schedule():
     schedule = get_settings().policy_schedule
     assert schedule == {"NSL-1999": dt.date(1999, 6, 1), "NSL-2004": dt.date(2004, 9, 1)}
+
+
+def test_schedule_of_an_unknown_version_stops_start_up():
+    with pytest.raises(ValidationError, match="no policy version file for NSL-2099"):
+        Settings(policy_schedule={"NSL-2004": "2004-09-01", "NSL-2099": "2099-09-01"})
+    extended = Settings(policy_schedule={"NSL-2004": "2004-09-01", "NSL-2015": "2015-07-01"})
+    assert extended.policy_schedule["NSL-2015"] == dt.date(2015, 7, 1)
