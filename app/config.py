@@ -33,17 +33,6 @@ class Settings(BaseSettings):
         "NSL-2004": dt.date(2004, 9, 1),
     }
 
-    @field_validator("policy_schedule")
-    @classmethod
-    def _scheduled_versions_exist(cls, schedule: dict[str, dt.date]) -> dict[str, dt.date]:
-        """Start-up fails on a schedule naming a version with no (valid) file."""
-        unknown = sorted(set(schedule) - set(policies()))
-        if unknown:
-            raise ValueError(f"no policy version file for {', '.join(unknown)}")
-        if not schedule:
-            raise ValueError("at least one policy version must be scheduled")
-        return schedule
-
     # Logs: one JSON object per line on stderr ("text" for humans at a terminal).
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
@@ -69,6 +58,17 @@ class Settings(BaseSettings):
     # warning -- never in production.
     data_encryption_keys: str | None = None
     data_hash_key: str | None = None
+
+    @field_validator("policy_schedule")
+    @classmethod
+    def _scheduled_versions_exist(cls, schedule: dict[str, dt.date]) -> dict[str, dt.date]:
+        """Start-up fails on a schedule naming a version with no (valid) file."""
+        unknown = sorted(set(schedule) - set(policies()))
+        if unknown:
+            raise ValueError(f"no policy version file for {', '.join(unknown)}")
+        if not schedule:
+            raise ValueError("at least one policy version must be scheduled")
+        return schedule
 
 
 @lru_cache
