@@ -1,7 +1,7 @@
 """origination
 
-Revision ID: 0006_origination
-Revises: 0005_risk_fund
+Revision ID: 0007_origination
+Revises: 0006_encrypt_id_numbers
 Create Date: 2026-11-26
 
 Origination: quotas (consumed kept within actual by CHECK constraints behind
@@ -17,8 +17,8 @@ from alembic import op
 
 import app.db
 
-revision = '0006_origination'
-down_revision = '0005_risk_fund'
+revision = '0007_origination'
+down_revision = '0006_encrypt_id_numbers'
 branch_labels = None
 depends_on = None
 
