@@ -12,6 +12,7 @@ from app import demo
 from app.auth import service as auth
 from app.auth.models import ROLE_ORG, OrgType, Role
 from app.auth.principal import Principal
+from app.bankfiles.cli import bankfiles as bankfiles_cli
 from app.config import get_settings
 from app.db import make_engine, make_session_factory, run_migrations, session_scope
 from app.defaults.cli import defaults as defaults_cli
@@ -32,6 +33,7 @@ app.add_typer(ledger_cli, name="ledger")
 app.add_typer(defaults_cli, name="defaults")
 app.add_typer(subsidy_cli, name="subsidy")
 app.add_typer(risk_fund_cli, name="risk-fund")
+app.add_typer(bankfiles_cli, name="bankfiles")
 app.command("simulate")(simulate)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import sessionmaker
 
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
+from app.bankfiles.router import router as bankfiles_router
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.defaults.router import router as defaults_router
@@ -28,7 +29,7 @@ from app.subsidy.router import router as subsidy_router
 # Routers mounted under /v1.  A new module adds its router here.
 ROUTERS = [
     auth_router, reference_router, audit_router, servicing_router, simulation_router,
-    subsidy_router, defaults_router, riskfund_router, origination_router,
+    subsidy_router, defaults_router, riskfund_router, origination_router, bankfiles_router,
 ]
 
 

@@ -2,6 +2,7 @@
 
 from app.audit.models import AuditRecord
 from app.auth.models import ApiKey, User
+from app.bankfiles.models import BankLine, BankUpload, BankUploadPart
 from app.db import Base
 from app.defaults.models import DefaultReport, DefaultSnapshot, DefaultSnapshotRow
 from app.idempotency.models import IdempotencyKey
@@ -33,6 +34,9 @@ __all__ = [
     "Agreement",
     "ApiKey",
     "AuditRecord",
+    "BankLine",
+    "BankUpload",
+    "BankUploadPart",
     "Bank",
     "Base",
     "Borrower",

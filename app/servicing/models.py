@@ -116,6 +116,6 @@ class LoanEvent(Base):
     # Where it came from: "api", or "bankfile:<upload id>"; a bank's own
     # reference (bank_txn_id) for payments.
     source: Mapped[str] = mapped_column(sa.String(40), default="api")
-    external_ref: Mapped[str | None] = mapped_column(sa.String(64))
+    external_ref: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     recorded_by: Mapped[str] = mapped_column(sa.String(200))
     created_at: Mapped[CreatedAt]

@@ -1,0 +1,358 @@
+"""Reading bank files: a whole-file check, then the records in batches.
+
+Both passes stream: CSV through pandas' chunked reader, camt.053/camt.054
+through defusedxml's ``iterparse`` with every finished entry removed from the
+tree, so memory does not depend on the file's length.  ``check`` reads the
+whole file once and raises ``FileFault`` for what rejects a whole file
+(encoding, columns, trailer, format); ``records`` then yields the lines, each
+to be judged on its own.
+
+XML is parsed with DTDs forbidden outright: no external entity is ever
+fetched, no entity is ever expanded (billion laughs), and the file is
+rejected with a clear reason.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import IO, Any
+from xml.etree.ElementTree import Element, ParseError
+
+import pandas as pd
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import iterparse
+
+from app.bankfiles.models import FileFormat
+from app.money import ZERO, parse_amount
+
+REPAYMENT_COLUMNS = ("bank_txn_id", "contract_no", "id_number", "amount", "value_date", "type",
+                     "reverses")
+DISBURSEMENT_COLUMNS = ("bank_txn_id", "contract_no", "id_number", "academic_year", "amount",
+                        "value_date")
+CSV_COLUMNS = {FileFormat.repayment_csv: REPAYMENT_COLUMNS,
+               FileFormat.disbursement_csv: DISBURSEMENT_COLUMNS}
+CAMT = {FileFormat.camt053: ("camt.053.001.", "BkToCstmrStmt", "Stmt"),
+        FileFormat.camt054: ("camt.054.001.", "BkToCstmrDbtCdtNtfctn", "Ntfctn")}
+ISO_NS = "urn:iso:std:iso:20022:tech:xsd:"
+# Tried in this order when the uploader does not say (utf-8-sig also reads
+# UTF-8 without a BOM).
+DETECT_ENCODINGS = ("utf-8-sig", "gbk")
+_ALIASES = {"utf-8": "utf-8-sig", "utf8": "utf-8-sig", "utf_8": "utf-8-sig",
+            "gb2312": "gbk", "cp936": "gbk"}
+_TOO_MANY = "\x00"  # marks a CSV row that had too many fields
+
+Opener = Callable[[], IO[bytes]]
+
+
+class FileFault(Exception):
+    """A fault of the whole file: nothing of it is posted."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One line (or camt entry) as the bank wrote it."""
+
+    line_no: int
+    type: str = ""
+    bank_txn_id: str = ""
+    contract_nos: tuple[str, ...] = ()  # candidates, best first
+    id_number: str = ""
+    amount: str = ""
+    value_date: str = ""
+    reverses: str = ""
+    academic_year: str = ""
+    malformed: str | None = None  # why the line could not be read
+    ignored: str | None = None  # why it is not a transaction for us
+
+    @property
+    def contract_no(self) -> str:
+        return self.contract_nos[0] if self.contract_nos else ""
+
+
+def normalise_encoding(name: str | None) -> str | None:
+    """The codec to read a CSV with, or ``ValueError`` for an unknown name."""
+    if not name:
+        return None
+    key = name.strip().lower()
+    codecs.lookup(key)  # LookupError (a ValueError) for an unknown codec
+    return _ALIASES.get(key, key)
+
+
+def check(opener: Opener, fmt: FileFormat, declared_encoding: str | None) -> tuple[str | None, int]:
+    """Read the whole file once: (encoding used, number of records) or ``FileFault``."""
+    if fmt in CAMT:
+        return None, _check_camt(opener, fmt)
+    candidates = [declared_encoding] if declared_encoding else list(DETECT_ENCODINGS)
+    for encoding in candidates:
+        try:
+            return encoding, _check_csv(opener, fmt, encoding)
+        except UnicodeDecodeError:
+            continue
+    tried = " or ".join(candidates)
+    raise FileFault("bad_encoding", f"the file cannot be read as {tried}")
+
+
+def records(opener: Opener, fmt: FileFormat, encoding: str | None,
+            batch: int) -> Iterator[list[Record]]:
+    """The file's records in batches of ``batch`` (after a successful ``check``)."""
+    source = (_camt_records(opener(), fmt) if fmt in CAMT
+              else _csv_records(opener, fmt, encoding or DETECT_ENCODINGS[0]))
+    chunk: list[Record] = []
+    for record in source:
+        chunk.append(record)
+        if len(chunk) >= batch:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+# -- CSV ----------------------------------------------------------------------
+
+
+def _sniff_xml(stream: IO[bytes]) -> bool:
+    head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
+
+
+def _csv_rows(opener: Opener, fmt: FileFormat,
+              encoding: str) -> Iterator[tuple[int, tuple[str, ...]]]:
+    """(line number, fields) of each data row; the trailer comes as line number 0."""
+    columns = CSV_COLUMNS[fmt]
+    options: dict[str, Any] = dict(dtype=str, keep_default_na=False, na_filter=False,
+                                   encoding=encoding, encoding_errors="strict", engine="python",
+                                   skip_blank_lines=True)
+    stream = opener()
+    if _sniff_xml(stream):
+        raise FileFault("wrong_format", f"declared {fmt.value} but the file is XML")
+    try:
+        header = [str(c).strip().lower() for c in pd.read_csv(stream, nrows=0, **options)]
+    except pd.errors.EmptyDataError:
+        raise FileFault("missing_columns", "the file is empty") from None
+    except pd.errors.ParserError as exc:
+        raise FileFault("unreadable", f"the CSV header cannot be parsed: {exc}") from None
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise FileFault("missing_columns", f"missing columns: {', '.join(missing)}")
+
+    def too_many(fields: list[str]) -> list[str]:
+        return [*fields[: len(header) - 1], f"{_TOO_MANY}{len(fields)}"]
+
+    reader = pd.read_csv(opener(), on_bad_lines=too_many, chunksize=2000, **options)
+    positions = [header.index(c) for c in columns]
+    line_no = 0
+    trailer_seen = False
+    try:
+        for frame in reader:
+            for row in frame.itertuples(index=False, name=None):
+                fields = tuple(v.strip() if isinstance(v, str) else "" for v in row)
+                if trailer_seen:
+                    raise FileFault("trailer_not_last", "lines follow the TRAILER line")
+                if fields[0].upper() == "TRAILER":
+                    trailer_seen = True
+                    yield 0, fields
+                    continue
+                line_no += 1
+                if fields[-1].startswith(_TOO_MANY):
+                    yield line_no, (fields[positions[0]], fields[-1])
+                else:
+                    yield line_no, tuple(fields[p] for p in positions)
+    except pd.errors.ParserError as exc:
+        raise FileFault("unreadable", f"the CSV cannot be parsed: {exc}") from None
+
+
+def _check_csv(opener: Opener, fmt: FileFormat, encoding: str) -> int:
+    count, total, trailer = 0, ZERO, None
+    amount_at = CSV_COLUMNS[fmt].index("amount")
+    for line_no, fields in _csv_rows(opener, fmt, encoding):
+        if line_no == 0:
+            trailer = fields
+            continue
+        count += 1
+        with contextlib.suppress(ValueError, IndexError):
+            total += parse_amount(fields[amount_at])
+    if trailer is not None:
+        _check_trailer(trailer, count, total)
+    return count
+
+
+def _check_trailer(trailer: tuple[str, ...], count: int, total: Decimal) -> None:
+    try:
+        said_count, said_total = int(trailer[1]), parse_amount(trailer[2], allow_zero=True)
+    except (ValueError, IndexError):
+        raise FileFault("trailer_invalid",
+                        f"TRAILER must be TRAILER,<line count>,<amount sum>: {trailer[:3]}"
+                        ) from None
+    if (said_count, said_total) != (count, total):
+        raise FileFault("trailer_mismatch",
+                        f"TRAILER says {said_count} lines totalling {said_total}; "
+                        f"the file has {count} lines totalling {total}")
+
+
+def _csv_records(opener: Opener, fmt: FileFormat, encoding: str) -> Iterator[Record]:
+    for line_no, fields in _csv_rows(opener, fmt, encoding):
+        if line_no == 0:
+            continue
+        if fields[-1].startswith(_TOO_MANY):
+            yield Record(line_no, bank_txn_id=fields[0],
+                         malformed=f"{fields[-1][1:]} fields, expected {len(CSV_COLUMNS[fmt])}")
+            continue
+        if fmt == FileFormat.repayment_csv:
+            txn, contract, id_number, amount, value_date, type_, reverses = fields
+            yield Record(line_no, type_.upper(), txn, (contract,), id_number, amount,
+                         value_date, reverses)
+        else:
+            txn, contract, id_number, year, amount, value_date = fields
+            yield Record(line_no, "DISBURSEMENT", txn, (contract,), id_number, amount,
+                         value_date, academic_year=year)
+
+
+# -- camt.053 / camt.054 --------------------------------------------------------
+
+
+def _local(tag: Any) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _path(elem: Element | None, path: str) -> Element | None:
+    for name in path.split("/"):
+        if elem is None:
+            return None
+        elem = next((c for c in elem if _local(c.tag) == name), None)
+    return elem
+
+
+def _text(elem: Element | None, path: str) -> str:
+    found = _path(elem, path)
+    return (found.text or "").strip() if found is not None else ""
+
+
+def _camt_events(stream: IO[bytes], fmt: FileFormat) -> Iterator[tuple[str, Element]]:
+    """("entry" | "summary" | "end", element) while streaming; entries are
+    dropped from the tree once handled."""
+    version_prefix, message, container = CAMT[fmt]
+    if not _sniff_xml(stream):
+        raise FileFault("wrong_format", f"declared {fmt.value} but the file is not XML")
+    stack: list[Element] = []
+    try:
+        for event, elem in iterparse(stream, events=("start", "end"), forbid_dtd=True):
+            if event == "start":
+                if not stack:
+                    ns = elem.tag[1:].split("}", 1)[0] if elem.tag.startswith("{") else ""
+                    if _local(elem.tag) != "Document" or not ns.startswith(
+                            ISO_NS + version_prefix):
+                        raise FileFault("wrong_format",
+                                        f"declared {fmt.value} but the document is "
+                                        f"{ns or elem.tag!r}")
+                elif len(stack) == 1 and _local(elem.tag) != message:
+                    raise FileFault("wrong_format", f"expected {message}, found "
+                                                    f"{_local(elem.tag)}")
+                stack.append(elem)
+                continue
+            stack.pop()
+            name = _local(elem.tag)
+            if name == "Ntry":
+                yield "entry", elem
+                stack[-1].remove(elem)
+            elif name == "TxsSummry":
+                yield "summary", elem
+            elif name == container:
+                yield "end", elem
+                stack[-1].remove(elem)
+    except DefusedXmlException as exc:
+        raise FileFault("unsafe_xml", "XML with a DTD or entity declarations is refused "
+                                      f"(no entities are resolved or expanded): {exc!r}") from None
+    except ParseError as exc:
+        raise FileFault("bad_xml", f"the XML is not well-formed: {exc}") from None
+
+
+def _check_camt(opener: Opener, fmt: FileFormat) -> int:
+    count = 0
+    totals = {"CRDT": [0, ZERO], "DBIT": [0, ZERO]}
+    summary: dict[str, tuple[int, Decimal]] = {}
+    for kind, elem in _camt_events(opener(), fmt):
+        if kind == "summary":
+            for side, path in (("CRDT", "TtlCdtNtries"), ("DBIT", "TtlDbtNtries")):
+                if _path(elem, path) is not None:
+                    try:
+                        summary[side] = (int(_text(elem, f"{path}/NbOfNtries")),
+                                         parse_amount(_text(elem, f"{path}/Sum"),
+                                                      allow_zero=True))
+                    except ValueError:
+                        raise FileFault("trailer_invalid",
+                                        f"unreadable {path} in TxsSummry") from None
+        elif kind == "entry":
+            count += 1
+            side = _text(elem, "CdtDbtInd")
+            if side in totals:
+                totals[side][0] += 1
+                with contextlib.suppress(ValueError):
+                    totals[side][1] += parse_amount(_text(elem, "Amt"))
+        else:
+            for side, (said_count, said_sum) in summary.items():
+                has_count, has_sum = totals[side]
+                if (said_count, said_sum) != (has_count, has_sum):
+                    raise FileFault("trailer_mismatch",
+                                    f"TxsSummry says {said_count} {side} entries totalling "
+                                    f"{said_sum}; the statement has {has_count} totalling "
+                                    f"{has_sum}")
+            totals = {"CRDT": [0, ZERO], "DBIT": [0, ZERO]}
+            summary = {}
+    if count == 0:
+        raise FileFault("no_entries", f"the {fmt.value} document has no entries")
+    return count
+
+
+_TOKEN = re.compile(r"[^\s,;，；:：]+")
+
+
+def _entry_record(line_no: int, ntry: Element) -> Record:
+    side = _text(ntry, "CdtDbtInd")
+    reversal = _text(ntry, "RvslInd").lower() in ("true", "1")
+    status = _text(ntry, "Sts/Cd") or _text(ntry, "Sts")
+    txn = _text(ntry, "AcctSvcrRef")
+    amt = _path(ntry, "Amt")
+    amount = _text(ntry, "Amt")
+    currency = amt.get("Ccy", "") if amt is not None else ""
+    if currency and currency != "CNY":
+        amount = f"{currency} {amount}"
+    value_date = _text(ntry, "ValDt/Dt") or _text(ntry, "ValDt/DtTm")[:10]
+    tx = _path(ntry, "NtryDtls/TxDtls")
+    remittance = _path(tx, "RmtInf")
+    ustrd = " ".join((e.text or "") for e in (remittance if remittance is not None else ())
+                     if _local(e.tag) == "Ustrd")
+    end_to_end = _text(tx, "Refs/EndToEndId")
+    candidates = tuple(_TOKEN.findall(ustrd)) + (
+        (end_to_end,) if end_to_end and end_to_end != "NOTPROVIDED" else ())
+    id_number = (_text(tx, "RltdPties/Dbtr/Pty/Id/PrvtId/Othr/Id")
+                 or _text(tx, "RltdPties/Dbtr/Id/PrvtId/Othr/Id"))
+    common = dict(bank_txn_id=txn, contract_nos=candidates, id_number=id_number,
+                  amount=amount, value_date=value_date)
+    if status and status not in ("BOOK", "BOOKED"):
+        return Record(line_no, "", **common, ignored=f"entry status {status}, not booked")
+    if side == "CRDT" and not reversal:
+        return Record(line_no, "REPAY", **common)
+    if side == "DBIT" and reversal:
+        original = _text(tx, "Refs/AcctSvcrRef")
+        return Record(line_no, "REVERSAL", **common,
+                      reverses=original if original != txn else "")
+    return Record(line_no, "", **common,
+                  ignored="debit entry" if side == "DBIT" else f"{side} reversal entry")
+
+
+def _camt_records(stream: IO[bytes], fmt: FileFormat) -> Iterator[Record]:
+    line_no = 0
+    for kind, elem in _camt_events(stream, fmt):
+        if kind == "entry":
+            line_no += 1
+            yield _entry_record(line_no, elem)

@@ -1,0 +1,106 @@
+"""Raw bank files in the database: written and read back in parts.
+
+An upload is spooled (memory up to 1 MiB, then a temporary file) while its
+SHA-256 is computed, so a file seen before is recognised before anything is
+stored, and the size limit is enforced while reading, not after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tempfile
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import IO
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.bankfiles.models import BankUploadPart
+from app.errors import TooLarge
+
+PART_BYTES = 1024 * 1024
+
+
+@dataclass
+class Spooled:
+    file: IO[bytes]
+    sha256: str
+    size: int
+
+
+class _Spooler:
+    def __init__(self, max_bytes: int) -> None:
+        self.file = tempfile.SpooledTemporaryFile(max_size=PART_BYTES)  # noqa: SIM115
+        self.hash = hashlib.sha256()
+        self.size = 0
+        self.max_bytes = max_bytes
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            self.file.close()
+            raise TooLarge(f"file larger than the limit of {self.max_bytes} bytes")
+        self.hash.update(chunk)
+        self.file.write(chunk)
+
+    def done(self) -> Spooled:
+        self.file.seek(0)
+        return Spooled(self.file, self.hash.hexdigest(), self.size)
+
+
+def spool(chunks: Iterable[bytes], *, max_bytes: int) -> Spooled:
+    spooler = _Spooler(max_bytes)
+    for chunk in chunks:
+        spooler.add(chunk)
+    return spooler.done()
+
+
+async def spool_async(chunks: AsyncIterator[bytes], *, max_bytes: int) -> Spooled:
+    spooler = _Spooler(max_bytes)
+    async for chunk in chunks:
+        spooler.add(chunk)
+    return spooler.done()
+
+
+def store_parts(session: Session, upload_id: int, file: IO[bytes]) -> None:
+    # Core inserts: no ORM object keeps a part alive in the session.
+    seq = 0
+    while data := file.read(PART_BYTES):
+        session.execute(sa.insert(BankUploadPart).values(upload_id=upload_id, seq=seq, data=data))
+        seq += 1
+
+
+class RawReader(io.RawIOBase):
+    """A read-only stream over an upload's stored parts, one part in memory."""
+
+    def __init__(self, session: Session, upload_id: int) -> None:
+        self.session = session
+        self.upload_id = upload_id
+        self.seq = 0
+        self.buffer = b""
+        self.eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self.buffer and not self.eof:
+            data = self.session.execute(
+                sa.select(BankUploadPart.data).where(
+                    BankUploadPart.upload_id == self.upload_id, BankUploadPart.seq == self.seq)
+            ).scalar_one_or_none()
+            if data is None:
+                self.eof = True
+            else:
+                self.buffer = bytes(data)
+                self.seq += 1
+        n = min(len(target), len(self.buffer))
+        target[:n] = self.buffer[:n]
+        self.buffer = self.buffer[n:]
+        return n
+
+
+def open_raw(session: Session, upload_id: int) -> io.BufferedReader:
+    return io.BufferedReader(RawReader(session, upload_id), buffer_size=256 * 1024)
