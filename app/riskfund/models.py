@@ -61,8 +61,9 @@ class RiskFundShare(Base):
     university_id: Mapped[int] = mapped_column(
         ID_TYPE, sa.ForeignKey("universities.id"), index=True)
     disbursed: Mapped[Decimal] = mapped_column(MONEY)
-    # Its graduates' record when the share was computed: loans past school,
-    # of which reportable defaults; the rate picks the policy tier.
+    # Its graduates' record on the fund year's last day (the center's
+    # university-performance report): loans whose borrower graduated or left
+    # school by then, of which reportable defaults; the rate picks the tier.
     graduates: Mapped[int] = mapped_column(sa.Integer)
     defaults: Mapped[int] = mapped_column(sa.Integer)
     multiplier: Mapped[Decimal] = mapped_column(RATE)

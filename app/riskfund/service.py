@@ -6,6 +6,12 @@ goes to finance); the universities' half is shared in proportion to each
 university's disbursements × the multiplier of its graduates' default-rate
 tier, by largest remainder so the shares add up to the half exactly.
 
+The default rate is the center's university repayment-performance report
+(``app.defaults.reports.university_performance``, the engine's default
+rule) on the last day of the fund's year, by count: reportable defaults
+over graduates (loans whose borrower graduated by then), all graduation
+cohorts together.  The policy tiers are defined on that rate.
+
 Ledger (the bank's books, like the rest of the ledger): confirmation books
 what the payers owe the bank — ``risk_fund_receivable_finance`` and
 ``risk_fund_receivable_universities`` against ``risk_compensation_income``;
@@ -17,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -27,13 +33,13 @@ from app.audit.service import record, snapshot
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.auth.scope import get_writable
+from app.defaults.reports import university_performance
 from app.errors import Conflict, InvalidInput
 from app.ledger.service import NewEntry, balanced_legs, post
-from app.money import ZERO, allocate_fen, round_fen
+from app.money import EXACT, ZERO, allocate_fen, round_fen
 from app.policy import get_policy
 from app.reference.models import Agreement
 from app.riskfund.models import FundStatus, RiskFund, RiskFundShare
-from app.riskfund.performance import repayment_records
 from app.servicing.models import EventKind, Loan, LoanEvent
 
 JOB_NAME = "risk fund yearly job"
@@ -74,6 +80,20 @@ def _year_disbursements(
             for uid, total, policy, signed, loan_id in rows]
 
 
+def _graduates_record(session: Session, university_id: int, year: int) -> tuple[int, int]:
+    """(graduates, reportable defaults) of the university on the year's last day."""
+    cohorts = university_performance(session, as_of=dt.date(year, 12, 31),
+                                     university_id=university_id)
+    return sum(c.borrowers for c in cohorts), sum(c.defaulted for c in cohorts)
+
+
+def _default_rate(graduates: int, defaults: int) -> Decimal:
+    if not graduates:
+        return ZERO
+    with localcontext(EXACT):
+        return Decimal(defaults) / Decimal(graduates)
+
+
 def compute(session: Session, agreement: Agreement, year: int) -> FundFigures | None:
     """The fund's figures from the disbursements recorded now; None if there were none.
 
@@ -91,15 +111,15 @@ def compute(session: Session, agreement: Agreement, year: int) -> FundFigures | 
     fund = round_fen(agreement.risk_compensation_rate * disbursed)
     finance_half, universities_half = allocate_fen(fund, [Decimal(1), Decimal(1)])
     universities = sorted(by_university)
-    records = repayment_records(session, universities)
+    records = {u: _graduates_record(session, u, year) for u in universities}
     tiers = policy.risk_compensation
-    multipliers = [tiers.multiplier(records[u].default_rate) if tiers else Decimal(1)
+    multipliers = [tiers.multiplier(_default_rate(*records[u])) if tiers else Decimal(1)
                    for u in universities]
     parts = allocate_fen(universities_half,
                          [by_university[u] * m for u, m in zip(universities, multipliers,
                                                                strict=True)])
     shares = [RiskFundShare(university_id=u, disbursed=by_university[u],
-                            graduates=records[u].graduates, defaults=records[u].defaults,
+                            graduates=records[u][0], defaults=records[u][1],
                             multiplier=m, share=part)
               for u, m, part in zip(universities, multipliers, parts, strict=True)]
     return FundFigures(disbursed, fund, finance_half, universities_half, policy.code, shares)

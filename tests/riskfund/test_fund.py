@@ -2,13 +2,30 @@
 
 Agreement rate 0.15 (set at tender).  Disbursed under it in 2026:
 university A 6000.00, B 6000.00, C 12000.00 (two loans; C's 2025
-disbursement does not count) — 24000.00.
+disbursement and the graduates' 2024 ones below do not count) — 24000.00.
 
     fund = 0.15 × 24000.00 = 3600.00; finance 1800.00, universities 1800.00.
 
-Graduates' record (loans past school, reportable defaults) and the policy
-tiers (0 → 1.0, from 0.05 → 1.2, from 0.10 → 1.5):
-A 0 of 1 = 0 → 1.0; B 1 of 11 = 0.0909 → 1.2; C 1 of 2 = 0.5 → 1.5.
+Graduates' record on the year's last day, 2026-12-31 (the center's
+university-performance report: loans whose borrower graduated, and of them
+reportable defaults, servicing-rules.md §8: arrears run > 365 days and no
+borrower-initiated contact dated 2026-01-01 or later).  Every graduate's loan
+is 6000.00 disbursed 2024-09-01, a monthly plan confirmed at graduation,
+and no payment ever, so its arrears run starts on its first bill, the
+interest due on the 20th after graduation:
+
+* graduated 2026-06-30: run from 2026-07-20, 164 days on 2026-12-31 —
+  delinquent, not a default;
+* graduated 2025-06-30: run from 2025-07-20, 365 + 164 = 529 days — a
+  default (B's and C's defaulters);
+* A's graduate is the same but phoned the bank on 2026-01-05: inside the
+  contact window of 2026-12-31 (from 2026-01-01), so not a default then,
+  though it is one on the job's run date 2027-01-05 (window from 2026-01-06).
+
+A 1 graduate (the one who phoned), B 10 of 2026 + 1 defaulter, C 1 of 2026 +
+1 defaulter.  Default rate by count and the policy tiers (0 → 1.0, from
+0.05 → 1.2, from 0.10 → 1.5): A 0 of 1 = 0 → 1.0; B 1 of 11 = 0.0909 → 1.2;
+C 1 of 2 = 0.5 → 1.5.
 
     weights: A 6000 × 1.0 = 6000, B 6000 × 1.2 = 7200, C 12000 × 1.5 = 18000; sum 31200
     exact:   A 1800 × 6000/31200 = 346.1538…, B 1800 × 7200/31200 = 415.3846…,
@@ -32,6 +49,7 @@ from openpyxl import load_workbook
 
 from app.auth.models import Role
 from app.auth.principal import Principal
+from app.defaults.reports import university_performance
 from app.ledger.models import Account, JournalEntry, JournalLeg
 from app.ledger.verify import orphan_legs, trial_balance, unbalanced_entries
 from app.money import round_fen
@@ -39,10 +57,12 @@ from app.riskfund.models import RiskFund
 from app.riskfund.service import run_year
 from app.servicing.models import EventKind
 from app.servicing.reconcile import loan_differences
-from app.servicing.service import record_event
+from app.servicing.service import loan_state, record_event
 
 D = dt.date.fromisoformat
 OPERATOR = Principal.operator("test")
+PLAN = {"grace_months": 12, "term_months": 72, "frequency": "monthly",
+        "method": "equal_installment"}
 
 
 def balance(db, code: str) -> Decimal:
@@ -75,15 +95,30 @@ def year_2026(db, make_center, make_bank, make_university, make_agreement, make_
     disburse(c1, "2026-09-10")
     disburse(make_loan(agreement=agreement, university=unis["C"]), "2026-09-10")
     disburse(make_loan(agreement=other), "2026-09-10")  # another agreement's fund
-    # Graduates' records, as the last servicing runs cached them.
-    for name, graduates, defaults in (("A", 1, 0), ("B", 11, 1), ("C", 2, 1)):
-        for i in range(graduates):
-            loan = make_loan(agreement=agreement, university=unis[name])
-            loan.status, loan.default_reportable = "repaying", i < defaults
+
+    graduates = []
+
+    def graduate(name: str, graduated: str, contact: str | None = None) -> None:
+        loan = make_loan(agreement=agreement, university=unis[name], signed_on=D("2024-09-01"))
+        disburse(loan, "2024-09-01")
+        set_today(graduated)
+        for kind, data in ((EventKind.plan, PLAN), (EventKind.graduation, None)):
+            record_event(db, OPERATOR, loan, kind=kind, event_date=D(graduated), data=data)
+        if contact:
+            set_today(contact)
+            record_event(db, OPERATOR, loan, kind=EventKind.contact, event_date=D(contact),
+                         data={"channel": "phone", "initiated_by": "borrower"})
+        graduates.append((name, graduated, loan))
+
+    graduate("A", "2025-06-30", contact="2026-01-05")
+    for name, current in (("B", 10), ("C", 1)):
+        for _ in range(current):
+            graduate(name, "2026-06-30")
+        graduate(name, "2025-06-30")  # the defaulter
     db.flush()
     set_today("2027-01-05")
     return {"bank": bank, "center": center, "agreement": agreement, "unis": unis,
-            "disburse": disburse}
+            "disburse": disburse, "graduates": graduates}
 
 
 def fund_of(db, agreement) -> RiskFund:
@@ -135,6 +170,25 @@ def test_fund_shares_to_the_fen_confirmed_paid_and_booked(db, client, year_2026,
     assert trial_balance(db) == 0 and list(loan_differences(db)) == []
     assert client.post(f"{url}/pay", json={"paid_on": "2027-01-20"},
                        headers=center).status_code == 409
+
+
+def test_the_graduates_record_is_the_engines_on_the_years_last_day(db, year_2026):
+    """The arrears runs of the derivation, and A's graduate defaulting only after it."""
+    runs = set()
+    for name, graduated, loan in year_2026["graduates"]:
+        state = loan_state(db, loan, D("2026-12-31"))
+        runs.add((name, graduated, state.arrears_run_start, state.overdue.arrears_days,
+                  state.default_reportable))
+    assert runs == {
+        ("A", "2025-06-30", D("2025-07-20"), 529, False),
+        ("B", "2026-06-30", D("2026-07-20"), 164, False),
+        ("B", "2025-06-30", D("2025-07-20"), 529, True),
+        ("C", "2026-06-30", D("2026-07-20"), 164, False),
+        ("C", "2025-06-30", D("2025-07-20"), 529, True),
+    }
+    a = year_2026["unis"]["A"].id
+    assert [(c.borrowers, c.defaulted) for c in university_performance(
+        db, as_of=D("2027-01-05"), university_id=a)] == [(1, 1)]
 
 
 def test_rerunning_the_year_computes_and_posts_nothing(db, year_2026):
