@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -40,18 +39,14 @@ from app.bankfiles.models import (
 from app.bankfiles.parsers import FileFault, Record
 from app.bankfiles.storage import open_raw
 from app.db import session_scope
-from app.errors import NotFound
+from app.errors import DomainError, NotFound
 from app.money import parse_amount
+from app.origination.contracts import confirm_disbursement
 from app.servicing.models import Borrower, EventKind, Loan, LoanEvent
 from app.servicing.service import record_event, service_loan
 
 CHUNK_LINES = 500
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-# Disbursement confirmations (format 3) are handed to this function when the
-# origination module provides one; see ``app.bankfiles.disbursements``.
-DisbursementHandler = Callable[[Session, Principal, BankUpload, BankLine, Record], None]
-
 
 def job_principal(upload_id: int) -> Principal:
     return Principal.operator(f"bankfiles job (upload {upload_id})")
@@ -233,10 +228,7 @@ class _Chunk:
         if loan is None:
             return line
         if r.type == "DISBURSEMENT":
-            from app.bankfiles.disbursements import confirm
-
-            confirm(self.session, self.principal, self.upload, line, loan)
-            return line
+            return self._disburse(line, r, loan)
         closed = loan.status == "closed"
         event = record_event(
             self.session, self.principal, loan, kind=EventKind.payment, event_date=value_date,
@@ -248,6 +240,20 @@ class _Chunk:
             return _exception(line, Reason.loan_closed,
                               "the loan is closed: the money is held as unapplied",
                               outcome=Outcome.held)
+        return _outcome(line, Outcome.posted, None, "")
+
+    def _disburse(self, line: BankLine, r: Record, loan: Loan) -> BankLine:
+        """Format 3: origination checks the contract year and records the
+        disbursement (and services the loan); what it refuses is an exception."""
+        try:
+            with self.session.begin_nested():
+                event = confirm_disbursement(
+                    self.session, self.principal, loan=loan, academic_year=r.academic_year,
+                    amount=line.amount, value_date=line.value_date, bank_txn_id=line.txn_key,
+                    source=f"bankfile:{self.upload.id}")
+        except DomainError as exc:
+            return _exception(line, Reason.refused, f"{exc.code}: {exc.message}")
+        line.loan_id, line.loan_event_id = loan.id, event.id
         return _outcome(line, Outcome.posted, None, "")
 
     def _types(self) -> tuple[str, ...]:

@@ -1,6 +1,6 @@
 """Daily reconciliation (对账) of one bank and one value date.
 
-* bank total: what the bank's processed files say it collected that day
+* bank total: what the bank's processed repayment files say it collected that day
   (repayments minus reversals; lines whose amount cannot be read are listed,
   not summed);
 * posted: the payments minus reversals recorded that day on the bank's loans,
@@ -50,7 +50,7 @@ def reconcile(session: Session, *, bank_id: int, day: dt.date) -> dict[str, Any]
     lines = session.scalars(
         sa.select(BankLine).join(BankUpload, BankUpload.id == BankLine.upload_id)
         .where(BankLine.bank_id == bank_id, BankLine.value_date == day,
-               BankLine.outcome != Outcome.ignored,
+               BankLine.outcome != Outcome.ignored, BankLine.type != "DISBURSEMENT",
                BankUpload.status.in_([UploadStatus.processing, UploadStatus.done]))
         .order_by(BankLine.upload_id, BankLine.line_no)).all()
     events = session.scalars(
