@@ -1,0 +1,314 @@
+"""Generated scoping test: every operation of the OpenAPI schema, every role.
+
+Side A's center staff, bank operator and university officer ask for side B's
+resource (``tests/world.py``, extended below with B's loan, payment, user,
+key, subsidy statement, risk fund and default report): the answer is 404 (as
+if absent) or 403 (visible, but not the role's to change), and for lists, B's
+rows are not among the answer.  Then admin makes the same request and must
+not get 404 nor a validation error, proving the request reached B's resource.
+
+Request bodies are built from the schema (its examples, else simple values), and
+path parameters are filled by name from ``PATH_PARAMS``.  A new operation
+needs one line in ``ROUTES``; ``test_every_route_is_declared`` fails until it
+has one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app import audit
+from app.auth.models import User
+from app.auth.principal import Principal
+from app.defaults.models import DefaultReport
+from app.main import create_app
+from app.reference.models import Agreement, Center, University
+from app.riskfund.models import FundStatus, RiskFund
+from app.servicing.models import EventKind
+from app.servicing.service import record_event
+from app.subsidy.models import FinanceLevel, StatementStatus, SubsidyStatement
+from tests import factories
+from tests.factories import OPERATOR
+from tests.world import World, build_world
+
+ROLES = ["center_staff", "bank_operator", "university_officer"]
+
+# Path parameter name -> the world's key of side B's resource.
+PATH_PARAMS = {
+    "center_id": "cB", "university_id": "uB", "bank_id": "bB", "agreement_id": "agB",
+    "enrolment_id": "eB", "user_id": "userB", "prefix": "keyB", "loan_id": "loanB",
+    "event_id": "paymentB", "statement_id": "statementB", "fund_id": "fundB",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Side B's resource named by the path (ids in the body name B's too):
+    refused with 404 or 403.  ``body`` overrides fields of the generated body
+    that the schema cannot constrain enough (e.g. a positive amount)."""
+
+    body: tuple[tuple[str, Any], ...] = ()
+    query: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A list: B's row (``key`` equal to the world's ``of``) is never in it,
+    unless refused outright (403); admin's list has it."""
+
+    key: str
+    of: str
+    query: tuple[tuple[str, str], ...] = ()
+    body: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report over what the caller may see, filtered on side B (``query``):
+    B's rows (``key`` = the world's ``of``) never in it, or 403."""
+
+    key: str
+    of: str
+    query: tuple[tuple[str, str], ...] = ()
+    body: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Unscoped:
+    """Not about any organisation's resource (the reason says why)."""
+
+    reason: str
+
+
+T = Target()
+ROUTES: dict[str, Target | Listing | Report | Unscoped] = {
+    "GET /v1/me": Unscoped("the caller itself"),
+    "GET /v1/users": Listing("id", "userB"),
+    "POST /v1/users": T,
+    "GET /v1/users/{user_id}": T,
+    "POST /v1/users/{user_id}/api-keys": T,
+    "POST /v1/api-keys/{prefix}/revoke": T,
+    "GET /v1/centers": Listing("id", "cB"),
+    "POST /v1/centers": Target(body=(("level", "provincial"), ("province_code", "77"))),
+    "GET /v1/centers/{center_id}": T,
+    "PATCH /v1/centers/{center_id}": T,
+    "DELETE /v1/centers/{center_id}": T,
+    "GET /v1/universities": Listing("id", "uB"),
+    "POST /v1/universities": T,
+    "GET /v1/universities/{university_id}": T,
+    "PATCH /v1/universities/{university_id}": T,
+    "DELETE /v1/universities/{university_id}": T,
+    "GET /v1/universities/{university_id}/enrolment": T,
+    "POST /v1/universities/{university_id}/enrolment": T,
+    "GET /v1/enrolment/{enrolment_id}": T,
+    "PATCH /v1/enrolment/{enrolment_id}": T,
+    "DELETE /v1/enrolment/{enrolment_id}": T,
+    "GET /v1/banks": Unscoped("banks are public to center staff; scoped by module tests"),
+    "POST /v1/banks": T,
+    "GET /v1/banks/{bank_id}": Unscoped("center staff may see every bank (tendering)"),
+    "PATCH /v1/banks/{bank_id}": T,
+    "DELETE /v1/banks/{bank_id}": T,
+    "GET /v1/agreements": Listing("id", "agB"),
+    "POST /v1/agreements": T,
+    "GET /v1/agreements/{agreement_id}": T,
+    "PATCH /v1/agreements/{agreement_id}": T,
+    "DELETE /v1/agreements/{agreement_id}": T,
+    "GET /v1/calendar/working-days": Unscoped("the public working-day calendar"),
+    "GET /v1/audit": Listing("user_id", "userB"),
+    "GET /v1/loans": Listing("id", "loanB", (("bank_id", "bB"),)),
+    "GET /v1/loans/{loan_id}": T,
+    "GET /v1/loans/{loan_id}/events": T,
+    "GET /v1/loans/{loan_id}/schedule": T,
+    "GET /v1/loans/{loan_id}/payoff": T,
+    "POST /v1/loans/{loan_id}/plan": T,
+    "POST /v1/loans/{loan_id}/payments": T,
+    "POST /v1/loans/{loan_id}/payments/{event_id}/reversal": T,
+    "POST /v1/loans/{loan_id}/contacts": T,
+    "GET /v1/loans/{loan_id}/contacts": T,
+    "POST /v1/loans/{loan_id}/rate-changes": T,
+    "POST /v1/loans/{loan_id}/status-events": T,
+    "POST /v1/simulations": Unscoped("a calculation on the request's own figures"),
+    "GET /v1/subsidy-statements": Listing("id", "statementB"),
+    "GET /v1/subsidy-statements/{statement_id}": T,
+    "POST /v1/subsidy-statements/{statement_id}/approve": T,
+    "POST /v1/subsidy-statements/{statement_id}/pay": T,
+    "GET /v1/loans/{loan_id}/delinquency": T,
+    "POST /v1/loans/{loan_id}/default-reports": T,
+    "GET /v1/default-reports": Listing("loan_id", "loanB"),
+    "GET /v1/default-list": Report("bank_id", "bB", (("bank_id", "bB"),)),
+    "GET /v1/publication-list": Unscoped("masked list the center publishes; rows scoped"),
+    "POST /v1/default-snapshots": Unscoped("freezes the whole list of a date (admin job)"),
+    "POST /v1/loans/{loan_id}/forgiveness": T,
+    "GET /v1/reports/aging": Unscoped("aggregate counts over the caller's visible loans"),
+    "GET /v1/reports/university-performance": Report("university_id", "uB"),
+    "GET /v1/reports/forgiveness": Report("loan_id", "loanB"),
+    "GET /v1/monitoring/staff-ratio": Report(
+        "university_id", "uB", (("academic_year", "2025-2026"),)),
+    "GET /v1/reports/credit": Unscoped("monthly file for the credit bureau; rows scoped"),
+    "GET /v1/risk-funds": Listing("id", "fundB"),
+    "GET /v1/risk-funds/{fund_id}": T,
+    "POST /v1/risk-funds/{fund_id}/confirm": T,
+    "POST /v1/risk-funds/{fund_id}/pay": T,
+    "GET /health": Unscoped("probe"),
+    "GET /ready": Unscoped("probe"),
+    "GET /metrics": Unscoped("process metrics, no personal data"),
+}
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    return create_app().openapi()
+
+
+@cache
+def _operations() -> list[str]:
+    return [f"{method.upper()} {path}" for path, ops in _schema()["paths"].items()
+            for method in ops]
+
+
+def test_every_route_is_declared() -> None:
+    missing = sorted(set(_operations()) - set(ROUTES))
+    assert not missing, (
+        "operations without a line in tests/hardening/test_route_scoping.py ROUTES "
+        f"(how to ask for another organisation's resource): {missing}"
+    )
+    stale = sorted(set(ROUTES) - set(_operations()))
+    assert not stale, f"ROUTES names operations that no longer exist: {stale}"
+
+
+def _example(schema: dict[str, Any]) -> Any:
+    """A small value valid under ``schema``: its example, else the simplest one."""
+    if "$ref" in schema:
+        return _example(_schema()["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]])
+    if "examples" in schema or "example" in schema:
+        return schema.get("examples", [schema.get("example")])[0]
+    if "const" in schema or "enum" in schema:
+        return schema.get("const", (schema.get("enum") or [None])[0])
+    if "anyOf" in schema or "oneOf" in schema:
+        options = schema.get("anyOf", schema.get("oneOf"))
+        return _example(next(o for o in options if o.get("type") != "null"))
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        props = schema.get("properties", {})
+        return {name: _example(props[name]) for name in schema.get("required", [])}
+    if kind == "string":
+        return {"date": "2025-09-10", "date-time": "2025-09-10T00:00:00Z"}.get(
+            schema.get("format", ""), "x" * max(schema.get("minLength", 1), 1))
+    if kind in ("integer", "number"):
+        return max(schema.get("minimum", 1), 1)
+    return {"boolean": True, "array": []}.get(kind)
+
+
+@cache
+def _generated_body(operation: str) -> Any:
+    """A body the schema accepts (None if the operation takes none)."""
+    method, path = operation.split(" ", 1)
+    content = _schema()["paths"][path][method.lower()].get("requestBody", {}).get("content", {})
+    if "application/json" not in content:
+        return None
+    return _example(content["application/json"]["schema"])
+
+
+def _body(operation: str, spec: Target | Listing | Report, world: World) -> Any:
+    body = _generated_body(operation)
+    if not isinstance(body, dict):
+        return body
+    ids = {name: world.ids[key] for name, key in PATH_PARAMS.items() if key in world.ids}
+    return {**body, **{k: ids[k] for k in body if k in ids}, **dict(spec.body)}
+
+
+def _world(db: Session) -> World:
+    world = build_world(db)
+    agreement_b = db.get(Agreement, world.ids["agB"])
+    loan = factories.make_loan(db, agreement_b, university=db.get(University, world.ids["uB"]))
+    record_event(db, OPERATOR, loan, kind=EventKind.disbursement,
+                 event_date=dt.date(2025, 9, 10), amount=Decimal("6000"))
+    payment = record_event(db, OPERATOR, loan, kind=EventKind.payment,
+                           event_date=dt.date(2025, 10, 10), amount=Decimal("100"))
+    token, user_id = factories.make_key(db, "center_staff", db.get(Center, world.ids["cB"]))
+    statement = SubsidyStatement(
+        bank_id=world.ids["bB"], center_id=world.ids["cB"], finance_level=FinanceLevel.provincial,
+        settlement_date=dt.date(2025, 12, 20), claims_total=Decimal("1"),
+        adjustments_total=Decimal("0"), total=Decimal("1"), status=StatementStatus.issued)
+    fund = RiskFund(
+        agreement_id=world.ids["agB"], year=2025, rate=Decimal("0.15"), policy_code="NSL-2004",
+        disbursed=Decimal("6000"), fund=Decimal("900"), finance_half=Decimal("450"),
+        universities_half=Decimal("450"), status=FundStatus.computed,
+        computed_on=dt.date(2026, 1, 5))
+    report = DefaultReport(
+        loan_id=loan.id, reported_on=dt.date(2027, 1, 5), arrears_run_start=dt.date(2025, 10, 1),
+        arrears_days=400, days_past_due=400, overdue_principal=Decimal("1"),
+        overdue_interest=Decimal("0"), penalty_accrued=Decimal("0"),
+        principal_outstanding=Decimal("6000"), reported_by="bank B")
+    db.add_all([statement, fund, report])
+    db.flush()
+    user_b = db.get(User, user_id)
+    audit.record(db, Principal.of(user_b), "test", user_b, None, audit.snapshot(user_b))
+    world.ids |= {"loanB": loan.id, "paymentB": payment.id, "userB": user_id,
+                  "statementB": statement.id, "fundB": fund.id, "reportB": report.id}
+    world.names["keyB"] = token.split(".")[0]
+    return world
+
+
+def _request(client: TestClient, world: World, operation: str, spec: Target | Listing | Report,
+             headers: dict[str, str], body: Any):
+    method, path = operation.split(" ", 1)
+    params = {name: world.names["keyB"] if key == "keyB" else world.ids[key]
+              for name, key in PATH_PARAMS.items()}
+    query = {name: world.ids.get(value, value) for name, value in spec.query}
+    return client.request(method, path.format(**params), params=query, json=body,
+                          headers=headers)
+
+
+def _rows(response) -> list[dict[str, Any]]:
+    data = response.json()
+    rows = data.get("items", data.get("rows", [])) if isinstance(data, dict) else data
+    assert isinstance(rows, list), response.text
+    return rows
+
+
+def _refused(response, body: Any) -> bool:
+    """404 (absent), 403 (the role may not), or, for B's id given in the body,
+    422 ``invalid_input`` naming that field (``get_visible(..., field=)``)."""
+    error = response.json().get("error", {})
+    if (response.status_code, error.get("code")) in ((404, "not_found"), (403, "forbidden")):
+        return True
+    return (response.status_code == 422 and error.get("code") == "invalid_input"
+            and isinstance(body, dict) and error.get("field") in body
+            and error.get("field") in PATH_PARAMS)
+
+
+@pytest.mark.parametrize("operation", [op for op in ROUTES
+                                       if not isinstance(ROUTES[op], Unscoped)])
+def test_other_organisations_resource_is_refused(
+    client: TestClient, db: Session, operation: str
+) -> None:
+    if operation not in _operations():
+        pytest.skip("operation no longer exists (test_every_route_is_declared says so)")
+    spec = ROUTES[operation]
+    world = _world(db)
+    body = _body(operation, spec, world)
+    for role in ROLES:
+        response = _request(client, world, operation, spec, world.keys[role], body)
+        if isinstance(spec, Listing | Report) and response.status_code == 200:
+            leaked = [r for r in _rows(response) if r.get(spec.key) == world.ids[spec.of]]
+            assert not leaked, f"{role} sees side B's {spec.of} in {operation}"
+        else:
+            assert _refused(response, body), (role, response.status_code, response.text)
+    control = _request(client, world, operation, spec, world.keys["admin"], body)
+    assert control.status_code != 404, control.text
+    assert control.status_code < 500, control.text
+    if control.status_code == 422:
+        assert control.json()["error"]["code"] != "validation_error", control.text
+    if isinstance(spec, Listing):
+        assert control.status_code == 200, control.text
+        assert any(r.get(spec.key) == world.ids[spec.of] for r in _rows(control)), (
+            f"admin's {operation} lacks side B's {spec.of}: the check proves nothing")
