@@ -30,13 +30,14 @@ from app.auth.models import User
 from app.auth.principal import Principal
 from app.defaults.models import DefaultReport
 from app.main import create_app
-from app.reference.models import Agreement, Center, University
+from app.reference.models import Center, University
 from app.riskfund.models import FundStatus, RiskFund
-from app.servicing.models import EventKind
+from app.servicing.models import EventKind, Loan
 from app.servicing.service import record_event
 from app.subsidy.models import FinanceLevel, StatementStatus, SubsidyStatement
 from tests import factories
 from tests.factories import OPERATOR
+from tests.origination.conftest import application_body
 from tests.world import World, build_world
 
 ROLES = ["center_staff", "bank_operator", "university_officer"]
@@ -46,6 +47,7 @@ PATH_PARAMS = {
     "center_id": "cB", "university_id": "uB", "bank_id": "bB", "agreement_id": "agB",
     "enrolment_id": "eB", "user_id": "userB", "prefix": "keyB", "loan_id": "loanB",
     "event_id": "paymentB", "statement_id": "statementB", "fund_id": "fundB",
+    "quota_id": "quotaB", "application_id": "applicationB", "batch_id": "batchB",
 }
 
 
@@ -157,6 +159,27 @@ ROUTES: dict[str, Target | Listing | Report | Unscoped] = {
     "GET /v1/risk-funds/{fund_id}": T,
     "POST /v1/risk-funds/{fund_id}/confirm": T,
     "POST /v1/risk-funds/{fund_id}/pay": T,
+    "POST /v1/quotas": T,
+    "GET /v1/quotas": Listing("id", "quotaB"),
+    "GET /v1/quotas/{quota_id}": T,
+    "PATCH /v1/quotas/{quota_id}": T,
+    "POST /v1/applications": Target(
+        body=(("student", application_body()["student"]), ("university_id", "@uB"))),
+    "GET /v1/applications": Listing("id", "applicationB"),
+    "GET /v1/applications/{application_id}": T,
+    "PATCH /v1/applications/{application_id}": T,
+    "POST /v1/applications/{application_id}/vet": T,
+    "POST /v1/applications/{application_id}/decision": T,
+    "GET /v1/decisions/overdue": Report("application_id", "applicationB"),
+    "POST /v1/batches": Target(body=(("application_ids", ["@applicationB"]),)),
+    "GET /v1/batches": Listing("id", "batchB"),
+    "GET /v1/batches/{batch_id}": T,
+    "POST /v1/applications/{application_id}/contract": T,
+    "GET /v1/contracts/{loan_id}": T,
+    "POST /v1/contracts/{loan_id}/disbursements": T,
+    "POST /v1/contracts/{loan_id}/address-reports": T,
+    "GET /v1/contracts/{loan_id}/address-reports": T,
+    "GET /v1/address-reports/missing": Report("loan_id", "loanB"),
     "GET /health": Unscoped("probe"),
     "GET /ready": Unscoped("probe"),
     "GET /metrics": Unscoped("process metrics, no personal data"),
@@ -204,7 +227,9 @@ def _example(schema: dict[str, Any]) -> Any:
             schema.get("format", ""), "x" * max(schema.get("minLength", 1), 1))
     if kind in ("integer", "number"):
         return max(schema.get("minimum", 1), 1)
-    return {"boolean": True, "array": []}.get(kind)
+    if kind == "array":
+        return [_example(schema.get("items", {}))] * schema.get("minItems", 0)
+    return True if kind == "boolean" else None
 
 
 @cache
@@ -222,15 +247,46 @@ def _body(operation: str, spec: Target | Listing | Report, world: World) -> Any:
     if not isinstance(body, dict):
         return body
     ids = {name: world.ids[key] for name, key in PATH_PARAMS.items() if key in world.ids}
-    return {**body, **{k: ids[k] for k in body if k in ids}, **dict(spec.body)}
+
+    def resolve(value: Any) -> Any:  # "@loanB": the world's id
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        return world.ids[value[1:]] if isinstance(value, str) and value[:1] == "@" else value
+
+    overrides = {k: resolve(v) for k, v in spec.body}
+    return {**body, **{k: ids[k] for k in body if k in ids}, **overrides}
 
 
-def _world(db: Session) -> World:
+def _originate_b(client: TestClient, world: World) -> None:
+    """Side B's quota, application, batch and signed, disbursed contract (as admin)."""
+    admin, u_b = world.keys["admin"], world.ids["uB"]
+
+    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = client.post(f"/v1{path}", json=body, headers=admin)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    quota = post("/quotas", {"university_id": u_b, "academic_year": "2025-2026"})
+    application = post("/applications", application_body(
+        university_id=u_b, years=[{"academic_year": "2025-2026", "amount": "6000.00"}]))
+    post(f"/applications/{application['id']}/vet", {})
+    batch = post("/batches", {"application_ids": [application["id"]], "submitted_on": "2025-09-01"})
+    post(f"/applications/{application['id']}/decision",
+         {"decision": "approved", "decided_on": "2025-09-10"})
+    contract = post(f"/applications/{application['id']}/contract",
+                    {"signed_on": "2025-09-12", "annual_rate": "0.0612"})
+    post(f"/contracts/{contract['loan_id']}/disbursements",
+         {"academic_year": "2025-2026", "amount": "6000.00", "value_date": "2025-09-15"})
+    world.ids |= {"quotaB": quota["id"], "applicationB": application["id"],
+                  "batchB": batch["id"], "loanB": contract["loan_id"]}
+
+
+def _world(db: Session, client: TestClient) -> World:
     world = build_world(db)
-    agreement_b = db.get(Agreement, world.ids["agB"])
-    loan = factories.make_loan(db, agreement_b, university=db.get(University, world.ids["uB"]))
-    record_event(db, OPERATOR, loan, kind=EventKind.disbursement,
-                 event_date=dt.date(2025, 9, 10), amount=Decimal("6000"))
+    factories.make_enrolment(db, db.get(University, world.ids["uB"]),
+                             academic_year="2025-2026", count=1000)
+    _originate_b(client, world)
+    loan = db.get(Loan, world.ids["loanB"])
     payment = record_event(db, OPERATOR, loan, kind=EventKind.payment,
                            event_date=dt.date(2025, 10, 10), amount=Decimal("100"))
     token, user_id = factories.make_key(db, "center_staff", db.get(Center, world.ids["cB"]))
@@ -252,7 +308,7 @@ def _world(db: Session) -> World:
     db.flush()
     user_b = db.get(User, user_id)
     audit.record(db, Principal.of(user_b), "test", user_b, None, audit.snapshot(user_b))
-    world.ids |= {"loanB": loan.id, "paymentB": payment.id, "userB": user_id,
+    world.ids |= {"paymentB": payment.id, "userB": user_id,
                   "statementB": statement.id, "fundB": fund.id, "reportB": report.id}
     world.names["keyB"] = token.split(".")[0]
     return world
@@ -275,15 +331,15 @@ def _rows(response) -> list[dict[str, Any]]:
     return rows
 
 
-def _refused(response, body: Any) -> bool:
+def _refused(response, spec: Target | Listing | Report) -> bool:
     """404 (absent), 403 (the role may not), or, for B's id given in the body,
     422 ``invalid_input`` naming that field (``get_visible(..., field=)``)."""
     error = response.json().get("error", {})
     if (response.status_code, error.get("code")) in ((404, "not_found"), (403, "forbidden")):
         return True
+    b_fields = set(PATH_PARAMS) | {k for k, v in spec.body if "@" in str(v)}
     return (response.status_code == 422 and error.get("code") == "invalid_input"
-            and isinstance(body, dict) and error.get("field") in body
-            and error.get("field") in PATH_PARAMS)
+            and error.get("field") in b_fields)
 
 
 @pytest.mark.parametrize("operation", [op for op in ROUTES
@@ -294,7 +350,7 @@ def test_other_organisations_resource_is_refused(
     if operation not in _operations():
         pytest.skip("operation no longer exists (test_every_route_is_declared says so)")
     spec = ROUTES[operation]
-    world = _world(db)
+    world = _world(db, client)
     body = _body(operation, spec, world)
     for role in ROLES:
         response = _request(client, world, operation, spec, world.keys[role], body)
@@ -302,7 +358,7 @@ def test_other_organisations_resource_is_refused(
             leaked = [r for r in _rows(response) if r.get(spec.key) == world.ids[spec.of]]
             assert not leaked, f"{role} sees side B's {spec.of} in {operation}"
         else:
-            assert _refused(response, body), (role, response.status_code, response.text)
+            assert _refused(response, spec), (role, response.status_code, response.text)
     control = _request(client, world, operation, spec, world.keys["admin"], body)
     assert control.status_code != 404, control.text
     assert control.status_code < 500, control.text
