@@ -26,8 +26,8 @@ from app.bankfiles.processing import process_upload
 from app.bankfiles.schemas import LineOut, ResolveIn, UploadOut
 from app.bankfiles.storage import spool_async
 from app.deps import DbSession
-from app.errors import InvalidInput
-from app.reference.models import Bank
+from app.errors import InvalidInput, NotFound
+from app.reference.models import Agreement, Bank
 
 router = APIRouter(tags=["bank files"])
 
@@ -190,6 +190,12 @@ def _reconciliation(session, principal, bank_id: int | None, day: dt.date) -> di
             raise InvalidInput("bank_id is needed", field="bank_id")
         bank_id = principal.bank_id
     get_visible(session, principal, Bank, bank_id)
+    # A center sees every bank (it tenders among them), but a bank's day only
+    # if the bank serves the center under an agreement.
+    if principal.role == Role.center_staff and session.scalar(
+        select_visible(principal, Agreement).where(Agreement.bank_id == bank_id).limit(1)
+    ) is None:
+        raise NotFound(f"Bank {bank_id} not found")
     return recon.reconcile(session, bank_id=bank_id, day=day)
 
 

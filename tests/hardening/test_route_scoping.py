@@ -22,15 +22,17 @@ from functools import cache
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app import audit
 from app.auth.models import User
 from app.auth.principal import Principal
+from app.bankfiles.models import BankLine
 from app.defaults.models import DefaultReport
 from app.main import create_app
-from app.reference.models import Center, University
+from app.reference.models import Bank, Center, University
 from app.riskfund.models import FundStatus, RiskFund
 from app.servicing.models import EventKind, Loan
 from app.servicing.service import record_event
@@ -48,6 +50,7 @@ PATH_PARAMS = {
     "enrolment_id": "eB", "user_id": "userB", "prefix": "keyB", "loan_id": "loanB",
     "event_id": "paymentB", "statement_id": "statementB", "fund_id": "fundB",
     "quota_id": "quotaB", "application_id": "applicationB", "batch_id": "batchB",
+    "upload_id": "uploadB", "line_id": "lineB",
 }
 
 
@@ -180,6 +183,15 @@ ROUTES: dict[str, Target | Listing | Report | Unscoped] = {
     "POST /v1/contracts/{loan_id}/address-reports": T,
     "GET /v1/contracts/{loan_id}/address-reports": T,
     "GET /v1/address-reports/missing": Report("loan_id", "loanB"),
+    "POST /v1/bank-files": Unscoped("an upload is always of the caller's own bank"),
+    "GET /v1/bank-files": Listing("id", "uploadB"),
+    "GET /v1/bank-files/{upload_id}": T,
+    "GET /v1/bank-files/{upload_id}/lines.csv": T,
+    "POST /v1/bank-files/{upload_id}/process": T,
+    "GET /v1/bank-exceptions": Listing("id", "lineB", (("bank_id", "bB"),)),
+    "POST /v1/bank-exceptions/{line_id}/resolve": T,
+    "GET /v1/bank-reconciliation": Target(query=(("bank_id", "bB"), ("date", "2025-10-10"))),
+    "GET /v1/bank-reconciliation.csv": Target(query=(("bank_id", "bB"), ("date", "2025-10-10"))),
     "GET /health": Unscoped("probe"),
     "GET /ready": Unscoped("probe"),
     "GET /metrics": Unscoped("process metrics, no personal data"),
@@ -311,7 +323,23 @@ def _world(db: Session, client: TestClient) -> World:
     world.ids |= {"paymentB": payment.id, "userB": user_id,
                   "statementB": statement.id, "fundB": fund.id, "reportB": report.id}
     world.names["keyB"] = token.split(".")[0]
+    _bank_file_b(client, db, world)
     return world
+
+
+def _bank_file_b(client: TestClient, db: Session, world: World) -> None:
+    """Side B's bank file, processed: one line for an unknown contract (an exception)."""
+    token, _ = factories.make_key(db, "bank_operator", db.get(Bank, world.ids["bB"]))
+    headers = {"Authorization": f"Bearer {token}"}
+    csv = ("bank_txn_id,contract_no,id_number,amount,value_date,type,reverses\n"
+           "B-SCOPE-1,NSL-NO-SUCH,11010519491231002X,10.00,2025-10-10,REPAY,\n")
+    upload = client.post("/v1/bank-files", content=csv.encode(),
+                         headers={**headers, "Content-Type": "text/csv"})
+    assert upload.status_code == 201, upload.text
+    upload_id = upload.json()["id"]
+    assert client.post(f"/v1/bank-files/{upload_id}/process", headers=headers).status_code == 200
+    line = db.scalars(sa.select(BankLine).where(BankLine.upload_id == upload_id)).one()
+    world.ids |= {"uploadB": upload_id, "lineB": line.id}
 
 
 def _request(client: TestClient, world: World, operation: str, spec: Target | Listing | Report,
@@ -334,6 +362,8 @@ def _rows(response) -> list[dict[str, Any]]:
 def _refused(response, spec: Target | Listing | Report) -> bool:
     """404 (absent), 403 (the role may not), or, for B's id given in the body,
     422 ``invalid_input`` naming that field (``get_visible(..., field=)``)."""
+    if not response.headers.get("content-type", "").startswith("application/json"):
+        return False
     error = response.json().get("error", {})
     if (response.status_code, error.get("code")) in ((404, "not_found"), (403, "forbidden")):
         return True
