@@ -1,4 +1,5 @@
-# make run   - venv, migrations, demo data, API on http://127.0.0.1:8000 (docs at /docs)
+# make run   - venv, migrations, demo data, API on http://127.0.0.1:8000 (docs at /docs),
+#              with the job scheduler and a worker inside the API process
 # make test  - the suite on SQLite, then on PostgreSQL if LOANS_TEST_DATABASE_URL is set
 # make lint  - ruff
 
@@ -20,7 +21,7 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/loans migrate
 	$(BIN)/loans seed-demo
-	$(BIN)/uvicorn app.main:create_app --factory --host 127.0.0.1 --port 8000
+	LOANS_RUN_SCHEDULER=true $(BIN)/uvicorn app.main:create_app --factory --host 127.0.0.1 --port 8000
 
 test: install
 	env -u LOANS_TEST_DATABASE_URL $(BIN)/pytest

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
         "NSL-1999": dt.date(1999, 6, 1),
         "NSL-2004": dt.date(2004, 9, 1),
     }
+    # Loans per chunk of the nightly job (one chunk = one transaction of a worker).
+    jobs_chunk_size: int = 5000
+    # Start the job scheduler (and an in-process worker) inside the API
+    # process: the single-machine default of ``make run``.
+    run_scheduler: bool = False
 
     # Logs: one JSON object per line on stderr ("text" for humans at a terminal).
     log_format: Literal["json", "text"] = "json"

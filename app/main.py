@@ -25,11 +25,13 @@ from app.riskfund.router import router as riskfund_router
 from app.servicing.router import router as servicing_router
 from app.simulation.router import router as simulation_router
 from app.subsidy.router import router as subsidy_router
+from jobs.router import router as jobs_router
 
 # Routers mounted under /v1.  A new module adds its router here.
 ROUTERS = [
     auth_router, reference_router, audit_router, servicing_router, simulation_router,
     subsidy_router, defaults_router, riskfund_router, origination_router, bankfiles_router,
+    jobs_router,
 ]
 
 
@@ -47,9 +49,18 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # Hook: the scheduler (jobs/) starts here, after the database is reachable,
-        # and stops after the yield.
+        # The single-machine default (make run): the job scheduler and an
+        # in-process worker live in the API process (jobs/scheduler.py).
+        scheduler = None
+        if settings.run_scheduler and engine is not None:
+            from jobs.scheduler import build_scheduler
+
+            scheduler = build_scheduler(session_factory, blocking=False,
+                                        drain_every_seconds=60)
+            scheduler.start()
         yield
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
         if engine is not None:
             engine.dispose()
 

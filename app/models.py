@@ -18,8 +18,9 @@ from app.origination.models import (
 )
 from app.reference.models import Agreement, Bank, Center, Enrolment, University
 from app.riskfund.models import RiskFund, RiskFundShare
-from app.servicing.models import Borrower, Loan, LoanEvent
+from app.servicing.models import Borrower, Loan, LoanEngineState, LoanEvent
 from app.subsidy.models import SubsidyStatement, SubsidyStatementLine
+from jobs.models import JobChunk, JobRun
 
 __all__ = [
     "Account",
@@ -45,9 +46,12 @@ __all__ = [
     "DefaultSnapshot",
     "DefaultSnapshotRow",
     "Enrolment",
+    "JobChunk",
+    "JobRun",
     "JournalEntry",
     "JournalLeg",
     "Loan",
+    "LoanEngineState",
     "LoanEvent",
     "RiskFund",
     "RiskFundShare",

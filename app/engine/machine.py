@@ -183,6 +183,10 @@ class LoanMachine:
         """The next date after ``day`` whose start or whose balances differ."""
         if any(b.due == day for b in self.bills):
             return day + DAY  # today's bill becomes overdue tomorrow
+        return self._next_calendar_date(day)
+
+    def _next_calendar_date(self, day: dt.date) -> dt.date:
+        """The next settlement or plan due date after ``day``."""
         candidates = [
             dates.next_frequency_date(
                 self.terms.settlement, self.policy.calendar.due_day, day
@@ -191,6 +195,40 @@ class LoanMachine:
         if self.plan is not None:
             candidates += [d for d in self.plan.due_dates if d > day][:1]
         return min(candidates)
+
+    def next_action(self) -> dt.date | None:
+        """The first date after ``day`` on which running on changes more than the
+        passing of days does: a claim or bill, a bill turning overdue, the
+        arrears run turning into a reportable default.  ``None``: nothing
+        happens until a new event (nothing disbursed, or nothing left to accrue).
+
+        Days past due and arrears days grow by themselves and are not actions:
+        they are the as-of date minus a date the state keeps.  The nightly job
+        only touches a loan on this date (or when a new event makes it dirty).
+        """
+        if self.day is None:
+            return None
+        unpaid = [b for b in self.bills if b.unpaid > 0]
+        if not (self.principal_unbilled or unpaid or self.acc_borrower or self.acc_finance):
+            return None
+        candidates = []
+        finance_accrues = self.policy.finance_share(in_school=self.in_school) > 0
+        if self.plan is None or self.acc_finance or finance_accrues:
+            candidates.append(dates.next_frequency_date(
+                self.terms.settlement, self.policy.calendar.due_day, self.day))
+        if self.plan is not None:
+            candidates += [d for d in self.plan.due_dates if d > self.day][:1]
+        if any(b.due == self.day for b in unpaid):
+            candidates.append(self.day + DAY)
+        if self.run_start is not None:
+            rules = self.policy.arrears
+            flip = self.run_start + dt.timedelta(days=rules.default_arrears_days + 1)
+            if self.contacts:
+                flip = max(flip, max(self.contacts)
+                           + dt.timedelta(days=rules.contact_window_days))
+            if flip > self.day:
+                candidates.append(flip)
+        return min(candidates, default=None)
 
     # ------------------------------------------------------------ start of day
     def start_of_day(self, day: dt.date) -> None:
@@ -350,6 +388,22 @@ class LoanMachine:
                     f"plan ends {maturity.isoformat()}, after {self.policy.code}'s total term "
                     f"of {rules.total_term_months_max} months ({latest.isoformat()})",
                 )
+        plan = self.schedule(event, confirmed_on)
+        if not plan.instalment_dates:
+            grace_end = dates.add_months(self.graduation_date, event.grace_months)
+            raise EventError(
+                event,
+                f"no {event.frequency} due date between grace end {grace_end.isoformat()} "
+                f"and maturity {maturity.isoformat()}",
+            )
+        self.plan = plan
+        self.instalment = None
+        self._recompute_instalment(confirmed_on)
+
+    def schedule(self, event: Plan, confirmed_on: dt.date) -> ActivePlan:
+        """The plan's due and instalment dates (§4), counted from the graduation."""
+        assert self.graduation_date is not None
+        maturity = dates.add_months(self.graduation_date, event.term_months)
         due_dates = tuple(
             dates.frequency_dates(
                 event.frequency, self.policy.calendar.due_day, confirmed_on, maturity
@@ -357,15 +411,7 @@ class LoanMachine:
         )
         grace_end = dates.add_months(self.graduation_date, event.grace_months)
         instalment_dates = tuple(d for d in due_dates if d >= grace_end)
-        if not instalment_dates:
-            raise EventError(
-                event,
-                f"no {event.frequency} due date between grace end {grace_end.isoformat()} "
-                f"and maturity {maturity.isoformat()}",
-            )
-        self.plan = ActivePlan(event, confirmed_on, due_dates, instalment_dates)
-        self.instalment = None
-        self._recompute_instalment(confirmed_on)
+        return ActivePlan(event, confirmed_on, due_dates, instalment_dates)
 
     def _recompute_instalment(self, day: dt.date) -> None:
         """§5: n = instalment dates after ``day``, P = principal not yet billed."""

@@ -3,8 +3,10 @@
 Events are facts, never edited: a reversed payment stays, marked by the
 reversal event that names it, and the engine simply leaves it out.  The
 figures cached on ``Loan`` (``serviced_through`` and the delinquency
-columns) are what the last servicing run decided; any as-of question is
-answered by running the engine over the events again.
+columns) are what the last servicing run decided as of ``serviced_through``
+(days past due grow by themselves after it: as-of date minus the oldest
+unpaid due date); any as-of question is answered by running the engine over
+the events again.
 """
 
 from __future__ import annotations
@@ -92,6 +94,23 @@ class Loan(Base):
     # The earliest event date recorded since the last run: servicing must
     # recompute from there (a backdated payment or status event).
     dirty_from: Mapped[dt.date | None] = mapped_column(sa.Date, index=True)
+    # The first date after serviced_through on which the rules post something
+    # or change the figures above (``LoanMachine.next_action``); None when
+    # nothing happens until a new event.  The nightly job selects loans by it,
+    # so an ordinary day touches no loan row.
+    next_action_on: Mapped[dt.date | None] = mapped_column(sa.Date, index=True)
+
+
+class LoanEngineState(Base):
+    """The engine's machine for the loan at the end of ``through`` (see
+    app.engine.snapshot): the nightly job resumes it instead of replaying the
+    loan's life.  A cache of what the events imply, rewritten by every run."""
+
+    __tablename__ = "loan_engine_states"
+
+    loan_id: Mapped[int] = mapped_column(ID_TYPE, sa.ForeignKey("loans.id"), primary_key=True)
+    through: Mapped[dt.date] = mapped_column(sa.Date)
+    machine: Mapped[str] = mapped_column(sa.Text)
 
 
 class LoanEvent(Base):

@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import replace
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.engine.machine import LoanMachine
+from app.engine.machine import Allocation, Bill, Claim, LoanMachine
 from app.ledger.models import Account, JournalEntry, JournalLeg
 from app.ledger.service import Leg, NewEntry, balanced_legs, post, reversal_of
 
@@ -31,7 +34,21 @@ from app.ledger.service import Leg, NewEntry, balanced_legs, post, reversal_of
 def decided_entries(
     loan_id: int, machine: LoanMachine, *, forgiven: frozenset[int] = frozenset()
 ) -> list[NewEntry]:
-    """Every entry the engine's run implies for the loan, keyed by slot (unversioned).
+    """Every entry the engine's run implies for the loan, keyed by slot (unversioned)."""
+    return entries_of(loan_id, disbursements=machine.disbursements, bills=machine.bills,
+                      claims=machine.claims, payments=machine.payments, forgiven=forgiven)
+
+
+def entries_of(
+    loan_id: int,
+    *,
+    disbursements: Iterable[tuple[int, dt.date, Decimal]],
+    bills: Iterable[Bill],
+    claims: Iterable[Claim],
+    payments: Iterable[Allocation],
+    forgiven: frozenset[int] = frozenset(),
+) -> list[NewEntry]:
+    """The entries of the given decisions of the engine, keyed by slot (unversioned).
 
     A payment whose event is in ``forgiven`` (代偿) is paid by the state: its
     money comes from ``forgiveness_fund`` instead of ``bank_cash``.
@@ -43,18 +60,18 @@ def decided_entries(
             entries.append(NewEntry(key=slot, kind=kind, value_date=day, legs=legs,
                                     loan_id=loan_id, slot=slot))
 
-    for ref, day, amount in machine.disbursements:
+    for ref, day, amount in disbursements:
         add(f"disb:{ref}", "disbursement", day,
             balanced_legs(("principal_unbilled", "bank_cash", amount), loan_id=loan_id))
-    for bill in machine.bills:
+    for bill in bills:
         add(f"bill:{bill.due.isoformat()}", "bill", bill.due, balanced_legs(
             ("interest_billed", "interest_income", bill.interest),
             ("principal_billed", "principal_unbilled", bill.principal),
             loan_id=loan_id))
-    for claim in machine.claims:
+    for claim in claims:
         add(f"claim:{claim.date.isoformat()}", "subsidy_claim", claim.date, balanced_legs(
             ("subsidy_receivable", "interest_income", claim.amount), loan_id=loan_id))
-    for p in machine.payments:
+    for p in payments:
         state_pays = p.event_index in forgiven
         cash = "forgiveness_fund" if state_pays else "bank_cash"
         add(f"pay:{p.event_index}", "forgiveness" if state_pays else "payment", p.date,
@@ -67,6 +84,11 @@ def decided_entries(
                 (cash, "unapplied_funds", p.to_unapplied),
                 loan_id=loan_id))
     return entries
+
+
+def versioned(entry: NewEntry, version: int) -> NewEntry:
+    """The entry to post for its slot's ``version``-th decision (key names both)."""
+    return replace(entry, key=f"loan:{entry.loan_id}:{entry.slot}:v{version}")
 
 
 def _standing(session: Session, loan_id: int) -> tuple[dict[str, tuple], dict[str, int]]:
@@ -111,9 +133,6 @@ def sync_ledger(session: Session, loan_id: int, decided: list[NewEntry], *, post
         if old:
             to_post.append(reversal_of(old[0], old[1]))
         if new:
-            version = versions[slot] + 1
-            to_post.append(NewEntry(
-                key=f"loan:{loan_id}:{slot}:v{version}", kind=new.kind,
-                value_date=new.value_date, legs=new.legs, loan_id=loan_id, slot=slot))
+            to_post.append(versioned(new, versions[slot] + 1))
     post(session, to_post, posted_by=posted_by)
     return len(to_post)

@@ -5,7 +5,9 @@ Every stored-loan figure comes from ``app.engine`` — the same machine that
 event re-services the loan through the business date: the engine runs from
 the first event (so a backdated payment recomputes everything after its
 value date), and ``postings.sync_ledger`` books the difference as reversals
-and new entries.
+and new entries.  The run's machine is saved (``LoanEngineState``) and the
+loan's next action date cached, so the nightly job (``app.servicing.batch``)
+resumes it instead of replaying the loan's life.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.audit.service import record, snapshot
 from app.auth.principal import Principal
+from app.engine import snapshot as machine_snapshot
 from app.engine.events import (
     Contact,
     ContinuedStudy,
@@ -36,7 +39,7 @@ from app.engine.projection import payoff_quote
 from app.engine.state import LoanState, read_state
 from app.errors import Conflict, InvalidInput
 from app.policy import get_policy
-from app.servicing.models import Borrower, EventKind, Loan, LoanEvent
+from app.servicing.models import Borrower, EventKind, Loan, LoanEngineState, LoanEvent
 from app.servicing.postings import decided_entries, sync_ledger
 
 
@@ -106,6 +109,33 @@ def loan_state(session: Session, loan: Loan, as_of: dt.date) -> LoanState:
     return read_state(run_loan(session, loan, as_of), as_of)
 
 
+def cached_figures(machine: LoanMachine, through: dt.date) -> dict[str, Any]:
+    """The ``Loan`` columns a servicing run through ``through`` leaves behind."""
+    state = read_state(machine, through)
+    return {
+        "serviced_through": through,
+        "dirty_from": None,
+        "next_action_on": machine.next_action(),
+        "status": state.status,
+        "principal_outstanding": state.principal_outstanding,
+        "overdue_principal": state.overdue.principal,
+        "overdue_interest": state.overdue.interest,
+        "days_past_due": state.overdue.days_past_due,
+        "arrears_run_start": state.arrears_run_start,
+        "default_reportable": state.default_reportable,
+    }
+
+
+def save_machine(session: Session, loan_id: int, machine: LoanMachine) -> None:
+    """Keep the machine for the nightly job to resume (insert or replace)."""
+    saved = session.get(LoanEngineState, loan_id)
+    text = machine_snapshot.dump(machine)
+    if saved is None:
+        session.add(LoanEngineState(loan_id=loan_id, through=machine.day, machine=text))
+    else:
+        saved.through, saved.machine = machine.day, text
+
+
 def service_loan(session: Session, loan: Loan, *, through: dt.date, posted_by: str) -> LoanState:
     """Run the engine through ``through``, book its decisions, cache its figures."""
     try:
@@ -114,17 +144,11 @@ def service_loan(session: Session, loan: Loan, *, through: dt.date, posted_by: s
         raise Conflict(str(exc), code="refused_by_rules") from None
     decided = decided_entries(loan.id, machine, forgiven=forgiveness_ids(session, loan.id))
     sync_ledger(session, loan.id, decided, posted_by=posted_by)
-    state = read_state(machine, through)
-    loan.serviced_through = through
-    loan.dirty_from = None
-    loan.status = state.status
-    loan.principal_outstanding = state.principal_outstanding
-    loan.overdue_principal = state.overdue.principal
-    loan.overdue_interest = state.overdue.interest
-    loan.days_past_due = state.overdue.days_past_due
-    loan.arrears_run_start = state.arrears_run_start
-    loan.default_reportable = state.default_reportable
-    return state
+    for column, value in cached_figures(machine, through).items():
+        setattr(loan, column, value)
+    if machine.day is not None:
+        save_machine(session, loan.id, machine)
+    return read_state(machine, through)
 
 
 def find_or_create_borrower(session: Session, *, name: str, id_number: str) -> Borrower:
@@ -152,6 +176,12 @@ def open_loan(session: Session, principal: Principal, **fields: Any) -> Loan:
     return loan
 
 
+def lock_loan(session: Session, loan: Loan) -> None:
+    """Hold the loan's row until the transaction ends (PostgreSQL), so an event
+    and the nightly job's chunk holding the loan never interleave."""
+    session.execute(sa.select(Loan.id).where(Loan.id == loan.id).with_for_update())
+
+
 def record_event(
     session: Session,
     principal: Principal,
@@ -176,6 +206,7 @@ def record_event(
     if event_date > today:
         raise InvalidInput(f"date {event_date.isoformat()} is in the future", field="date",
                            code="future_date")
+    lock_loan(session, loan)
     event = LoanEvent(
         loan_id=loan.id, kind=kind, event_date=event_date, amount=amount, data=data or {},
         reverses_event_id=reverses_event_id, source=source, external_ref=external_ref,

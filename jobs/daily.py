@@ -1,0 +1,33 @@
+"""Daily servicing for a business date: bills, subsidy claims and their postings.
+
+Accrual is derived (the engine's exact accumulators, saved per loan), never
+a row per loan per day; this job posts only what falls due on the date, for
+the loans whose next action date has come or that new events made dirty
+(``app.servicing.batch``).  Chunks are id ranges of exactly those loans, so
+an ordinary day has no chunk at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from app.config import get_settings
+from app.servicing.batch import due_ranges, service_range
+from jobs.registry import ChunkResult, Job, register
+
+NAME = "daily_servicing"
+
+
+def plan(session: Session, day: dt.date) -> list[tuple[int, int]]:
+    return due_ranges(session, through=day, size=get_settings().jobs_chunk_size)
+
+
+def run(session: Session, day: dt.date, lo: int, hi: int) -> ChunkResult:
+    result = service_range(session, lo=lo, hi=hi, through=day, posted_by=f"job:{NAME}")
+    return ChunkResult(items=result.loans, entries=result.entries)
+
+
+register(Job(NAME, "bills, subsidy claims and their ledger postings for the date",
+             plan, run, after=("bank_files",)))
