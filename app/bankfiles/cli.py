@@ -54,13 +54,13 @@ def process(
     date: Annotated[str | None, typer.Option(help="business date (YYYY-MM-DD)")] = None,
 ) -> None:
     """Process pending uploads (or one), as the scheduled job does; resumable."""
+    from app import cli
     from app.bankfiles.processing import process_pending, process_upload
-    from app.cli import fail
-    from app.config import get_settings
     from app.db import make_engine, make_session_factory
     from app.errors import DomainError
 
-    factory = make_session_factory(make_engine(get_settings().database_url))
+    fail = cli.fail
+    factory = make_session_factory(make_engine(cli.get_settings().database_url))
     try:
         if upload_id is None:
             ids = process_pending(factory, _date(date))
