@@ -50,6 +50,7 @@ def register(job: Job) -> Job:
 
 def load_jobs() -> dict[str, Job]:
     """Every job, registered by importing the modules that define them."""
+    import jobs.bankfiles  # noqa: F401
     import jobs.daily  # noqa: F401
 
     return JOBS

@@ -265,3 +265,18 @@ def test_a_backdated_value_date_recomputes_the_loan(db, world, set_today):
     assert machine.payments[0].date == dt.date(2026, 7, 1)
     assert machine.bills[-1].interest < interest_before
     assert_ledger_sound(db)
+
+
+def test_the_bank_files_job_processes_pending_uploads(db, world, connection):
+    from jobs import runner
+    from jobs.bankfiles import NAME
+    from jobs.models import RunStatus
+
+    ids = [world.upload(name)[0].id for name in ("repayments-utf8.csv", "trailer-mismatch.csv")]
+    factory = make_session_factory(connection, join_transaction_mode="create_savepoint")
+    [run] = runner.run_dates(factory, NAME, [BUSINESS_DATE])
+    assert (run.status, run.chunks_total, run.items) == (RunStatus.done, 2, 3), run.error
+    db.expire_all()
+    assert [world.process(i).status for i in ids] == [UploadStatus.done, UploadStatus.rejected]
+    assert len(payments(db, world.loans[A])) == 2
+    assert_ledger_sound(db)
