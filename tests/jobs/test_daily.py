@@ -96,9 +96,10 @@ def test_three_missed_dates_are_caught_up_in_order(db, factory):
         record_until(db, stories, day)
     clock.set_today(down[-1])
     enqueued = trigger(factory)
-    assert [(r.job, r.business_date) for r in enqueued] == [(JOB, d) for d in down]
+    daily_runs = [(r.job, r.business_date) for r in enqueued if r.job == JOB]
+    assert daily_runs == [(JOB, d) for d in down]  # other jobs start from their first day
     runner.Worker(factory).drain()
-    runs = db.scalars(sa.select(JobRun).where(JobRun.business_date.in_(down))
+    runs = db.scalars(sa.select(JobRun).where(JobRun.job == JOB, JobRun.business_date.in_(down))
                       .order_by(JobRun.business_date)).all()
     assert [r.status for r in runs] == [RunStatus.done] * 3
     assert [r.finished_at for r in runs] == sorted(r.finished_at for r in runs)
