@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 SINGLE: list[tuple[int, int]] = [(0, 0)]
 
@@ -30,12 +30,22 @@ def every_day(_day: dt.date) -> bool:
     return True
 
 
+def single(_session: Session, _day: dt.date) -> list[tuple[int, int]]:
+    return SINGLE
+
+
 @dataclass(frozen=True)
 class Job:
+    """``run`` does a chunk in the runner's transaction.  A job that commits as it
+    goes (bank files: a cursor per chunk of lines, safe to run twice at once)
+    gives ``run_alone`` instead, which takes a session factory; the runner
+    then only marks the chunk done."""
+
     name: str
     description: str
-    plan: Callable[[Session, dt.date], list[tuple[int, int]]]
-    run: Callable[[Session, dt.date, int, int], ChunkResult]
+    plan: Callable[[Session, dt.date], list[tuple[int, int]]] = single
+    run: Callable[[Session, dt.date, int, int], ChunkResult] | None = None
+    run_alone: Callable[[sessionmaker[Session], dt.date], ChunkResult] | None = None
     after: tuple[str, ...] = ()
     applies: Callable[[dt.date], bool] = every_day
 
@@ -52,5 +62,6 @@ def load_jobs() -> dict[str, Job]:
     """Every job, registered by importing the modules that define them."""
     import jobs.bankfiles  # noqa: F401
     import jobs.daily  # noqa: F401
+    import jobs.modules  # noqa: F401
 
     return JOBS

@@ -1,0 +1,58 @@
+"""The other modules' jobs, each taking its business date.
+
+Order on a date: bank files first (payments recorded, loans dirty), then
+daily servicing, then what reads its result: the default list snapshot, the
+settlement-day subsidy statements and, on January 1, the risk-compensation
+fund of the year before.  Each entry point is keyed by its date in its own
+module, so running a date again changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.policy import policies
+from jobs.daily import NAME as DAILY
+from jobs.registry import ChunkResult, Job, register
+
+
+def _bank_files(factory: sessionmaker[Session], day: dt.date) -> ChunkResult:
+    from app.bankfiles.processing import process_pending
+
+    return ChunkResult(items=len(process_pending(factory, day)))
+
+
+def _default_list(session: Session, day: dt.date, _lo: int, _hi: int) -> ChunkResult:
+    from app.defaults.service import take_default_snapshot
+
+    return ChunkResult(items=take_default_snapshot(session, business_date=day))
+
+
+def _subsidy(session: Session, day: dt.date, _lo: int, _hi: int) -> ChunkResult:
+    from app.subsidy.service import settle
+
+    summary = settle(session, day)
+    return ChunkResult(items=summary.lines)
+
+
+def _risk_fund(session: Session, day: dt.date, _lo: int, _hi: int) -> ChunkResult:
+    from app.riskfund.service import run_year
+
+    return ChunkResult(items=run_year(session, day).funds_created)
+
+
+def settlement_day(day: dt.date) -> bool:
+    """A date that is a settlement date of some frequency (the due day of a policy)."""
+    return day.day in {p.calendar.due_day for p in policies().values()}
+
+
+register(Job("bank_files", "process the banks' uploaded files not yet processed",
+             run_alone=_bank_files))
+register(Job("default_lists", "snapshot of the default list as of the date",
+             run=_default_list, after=(DAILY,)))
+register(Job("subsidy_statements", "settlement-day subsidy claim statements",
+             run=_subsidy, after=(DAILY,), applies=settlement_day))
+register(Job("risk_fund", "the risk-compensation fund of the year before",
+             run=_risk_fund, after=(DAILY,), applies=lambda day: (day.month, day.day) == (1, 1)))
