@@ -23,7 +23,7 @@ from app.privacy.rotation import rotate_data_keys
 from app.riskfund.cli import risk_fund as risk_fund_cli
 from app.simulation.cli import simulate
 from app.subsidy.cli import subsidy as subsidy_cli
-from jobs.cli import jobs_cli, scheduler, worker
+from jobs.cli import bench, jobs_cli, scheduler, worker
 
 app = typer.Typer(
     help="National student loans servicing.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -39,6 +39,7 @@ app.command("simulate")(simulate)
 app.add_typer(jobs_cli, name="jobs")
 app.command("worker")(worker)
 app.command("scheduler")(scheduler)
+app.command("bench")(bench)
 
 
 @app.callback()

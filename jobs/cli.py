@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import logging
 import signal
+from pathlib import Path
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -26,10 +26,6 @@ DateOption = Annotated[
 ]
 
 
-def setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-
-
 def _factory():
     return make_session_factory(make_engine(get_settings().database_url))
 
@@ -43,7 +39,6 @@ def worker(
     poll: Annotated[float, typer.Option(help="seconds between looks for work")] = 5.0,
 ) -> None:
     """Claim and do job chunks (run as many as you like, on any machine)."""
-    setup_logging()
     w = runner.Worker(_factory())
     signal.signal(signal.SIGTERM, lambda *_: w.stop.set())
     if once:
@@ -63,7 +58,6 @@ def scheduler(
     """Enqueue each business date's job runs (and missed ones); workers do the work."""
     from jobs.scheduler import build_scheduler, trigger
 
-    setup_logging()
     factory = _factory()
     if catch_up_only:
         runs = trigger(factory)
@@ -88,7 +82,6 @@ def enqueue_cmd(job: str, date: DateOption = None) -> None:
 @jobs_cli.command("run")
 def run_cmd(job: str, date: DateOption = None) -> None:
     """Enqueue JOB for a business date and work until it is done (this process)."""
-    setup_logging()
     factory = _factory()
     try:
         runs = runner.run_dates(factory, job, [_day(date)])
@@ -124,3 +117,26 @@ def retry_cmd(run_id: int) -> None:
     except DomainError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from None
+
+
+def bench(
+    loans: Annotated[int, typer.Option(help="loans in the synthetic portfolio")] = 1_000_000,
+    database_url: Annotated[str | None, typer.Option(
+        help="database to build in (PostgreSQL: a fresh schema; default: LOANS_DATABASE_URL)",
+    )] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", help="write the summary here")] = None,
+    workers: Annotated[int, typer.Option(help="worker processes for the daily job")] = 2,
+    repayment_lines: Annotated[int, typer.Option(
+        help="lines of the repayment file (at most one per loan)")] = 1_000_000,
+    keep: Annotated[bool, typer.Option(help="keep the bench schema or file afterwards")] = False,
+) -> None:
+    """Build a synthetic portfolio and measure performance.md's figures against
+    their bare baselines (ordinary day, due day, repayment file, default list, memory)."""
+    from jobs.bench import run_bench, write_json
+
+    summary = run_bench(loans=loans, database_url=database_url or get_settings().database_url,
+                        workers=workers, repayment_lines=repayment_lines, keep=keep,
+                        log=typer.echo)
+    if json_file is not None:
+        write_json(summary, json_file)
+        typer.echo(f"summary written to {json_file}")

@@ -9,10 +9,12 @@ resumed and run on to the business date; what it decides from then on (new
 bills, claims, allocations of newly recorded payments) is posted in one bulk
 ``post``; the loan's figures and machine are written back in bulk.
 
-A loan whose saved machine cannot simply go on (no machine yet, an event
-dated on or before the machine's day, a payment reversal) is serviced the
-long way, by ``service_loan`` (replay from the first event and sync the
-ledger by slot).  Either way the result is the one ``loans simulate`` gives.
+A loan never serviced (bulk-imported, say) starts from an empty machine the
+same way: nothing is booked for it yet.  A loan whose saved machine cannot
+simply go on (an event dated on or before the machine's day, a payment
+reversal, a forgiveness) is serviced the long way, by ``service_loan``
+(replay from the first event and sync the ledger by slot).  Either way the
+result is the one ``loans simulate`` gives.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ from app.policy import get_policy
 from app.servicing.models import EventKind, Loan, LoanEngineState, LoanEvent
 from app.servicing.postings import entries_of, versioned
 from app.servicing.service import cached_figures, engine_events, service_loan
+
+# Events that need the loan's whole history: a reversal undoes a payment the
+# saved machine already applied; a forgiveness pays the payoff quoted from it.
+REPLAY_KINDS = (EventKind.payment_reversal, EventKind.forgiveness)
 
 
 @dataclass(frozen=True)
@@ -91,30 +97,35 @@ def service_range(
     ).all()
     if not rows:
         return BatchResult()
-    events = _new_events(session, [r for r in rows if r.dirty_from is not None and r.machine])
+    events = _new_events(session, [r for r in rows if r.dirty_from is not None])
     terms_of = _Terms()
     entries: list[NewEntry] = []
     loan_updates: list[dict] = []
     state_updates: list[dict] = []
+    state_inserts: list[dict] = []
     replay: list[int] = []
     for r in rows:
         new_events = events.get(r.id, [])
-        if r.machine is None or r.through >= through or (
-            r.dirty_from is not None and (
-                r.dirty_from <= r.through
-                or any(e.kind == EventKind.payment_reversal for e in new_events))):
+        fresh = r.serviced_through is None  # never serviced: nothing booked, no machine
+        if (not fresh and r.machine is None) or (r.machine is not None and (
+                r.through >= through or (r.dirty_from is not None and r.dirty_from <= r.through)
+        )) or any(e.kind in REPLAY_KINDS for e in new_events):
             replay.append(r.id)
             continue
         terms = terms_of(r.policy_code, r.annual_rate, r.penalty_markup, r.subsidy_settlement)
-        machine = snapshot.load(terms, r.machine)
+        machine = LoanMachine(terms) if fresh else snapshot.load(terms, r.machine)
         entries += _run_on(r.id, machine, new_events, through)
         loan_updates.append({"id": r.id, **cached_figures(machine, through)})
-        state_updates.append({"loan_id": r.id, "through": through,
-                              "machine": snapshot.dump(machine)})
+        if machine.day is not None:
+            saved = {"loan_id": r.id, "through": through, "machine": snapshot.dump(machine)}
+            (state_inserts if r.machine is None else state_updates).append(saved)
     post(session, entries, posted_by=posted_by)
     if loan_updates:
         session.execute(sa.update(Loan), loan_updates)
+    if state_updates:
         session.execute(sa.update(LoanEngineState), state_updates)
+    if state_inserts:
+        session.execute(sa.insert(LoanEngineState), state_inserts)
     for loan_id in replay:
         loan = session.get_one(Loan, loan_id)
         service_loan(session, loan, through=max(through, loan.serviced_through or through),
@@ -124,10 +135,10 @@ def service_range(
 
 
 def _new_events(session: Session, rows: list) -> dict[int, list[LoanEvent]]:
-    """Events recorded after each dirty loan's saved machine, by loan."""
+    """Events after each dirty loan's saved machine (all of them if it has none), by loan."""
     if not rows:
         return {}
-    since = {r.id: r.through for r in rows}
+    since = {r.id: r.through or dt.date.min for r in rows}
     found = session.execute(
         sa.select(LoanEvent).where(LoanEvent.loan_id.in_(since))
         .order_by(LoanEvent.loan_id, LoanEvent.event_date, LoanEvent.id)
