@@ -30,4 +30,4 @@ def run(session: Session, day: dt.date, lo: int, hi: int) -> ChunkResult:
 
 
 register(Job(NAME, "bills, subsidy claims and their ledger postings for the date",
-             plan=plan, run=run, after=("bank_files",)))
+             plan, run, after=("bank_files",)))

@@ -1,4 +1,4 @@
-"""The other modules' jobs, each taking its business date.
+"""The other modules' jobs, each taking its business date (bank files: jobs.bankfiles).
 
 Order on a date: bank files first (payments recorded, loans dirty), then
 daily servicing, then what reads its result: the default list snapshot, the
@@ -11,17 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from app.policy import policies
 from jobs.daily import NAME as DAILY
-from jobs.registry import ChunkResult, Job, register
-
-
-def _bank_files(factory: sessionmaker[Session], day: dt.date) -> ChunkResult:
-    from app.bankfiles.processing import process_pending
-
-    return ChunkResult(items=len(process_pending(factory, day)))
+from jobs.registry import ChunkResult, Job, register, single
 
 
 def _default_list(session: Session, day: dt.date, _lo: int, _hi: int) -> ChunkResult:
@@ -48,11 +42,10 @@ def settlement_day(day: dt.date) -> bool:
     return day.day in {p.calendar.due_day for p in policies().values()}
 
 
-register(Job("bank_files", "process the banks' uploaded files not yet processed",
-             run_alone=_bank_files))
 register(Job("default_lists", "snapshot of the default list as of the date",
-             run=_default_list, after=(DAILY,)))
+             single, _default_list, after=(DAILY,)))
 register(Job("subsidy_statements", "settlement-day subsidy claim statements",
-             run=_subsidy, after=(DAILY,), applies=settlement_day))
+             single, _subsidy, after=(DAILY,), applies=settlement_day))
 register(Job("risk_fund", "the risk-compensation fund of the year before",
-             run=_risk_fund, after=(DAILY,), applies=lambda day: (day.month, day.day) == (1, 1)))
+             single, _risk_fund, after=(DAILY,),
+             applies=lambda day: (day.month, day.day) == (1, 1)))

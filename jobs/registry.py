@@ -1,7 +1,7 @@
 """The jobs the runner knows: each works on one business date, split in chunks.
 
 A job is two functions of the business date: ``plan`` says which chunks
-there are (id ranges; ``SINGLE`` for work that is not split) and ``run``
+there are (id ranges; ``single`` for work that is not split) and ``run``
 does one chunk inside the transaction the runner commits together with the
 chunk's ``done`` mark.  Both must be safe to repeat (a retried chunk runs
 again from the start of its transaction).  ``after`` names jobs whose run of
@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 SINGLE: list[tuple[int, int]] = [(0, 0)]
 
@@ -36,16 +36,10 @@ def single(_session: Session, _day: dt.date) -> list[tuple[int, int]]:
 
 @dataclass(frozen=True)
 class Job:
-    """``run`` does a chunk in the runner's transaction.  A job that commits as it
-    goes (bank files: a cursor per chunk of lines, safe to run twice at once)
-    gives ``run_alone`` instead, which takes a session factory; the runner
-    then only marks the chunk done."""
-
     name: str
     description: str
-    plan: Callable[[Session, dt.date], list[tuple[int, int]]] = single
-    run: Callable[[Session, dt.date, int, int], ChunkResult] | None = None
-    run_alone: Callable[[sessionmaker[Session], dt.date], ChunkResult] | None = None
+    plan: Callable[[Session, dt.date], list[tuple[int, int]]]
+    run: Callable[[Session, dt.date, int, int], ChunkResult]
     after: tuple[str, ...] = ()
     applies: Callable[[dt.date], bool] = every_day
 

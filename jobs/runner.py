@@ -215,20 +215,8 @@ class Worker:
                 run = session.get_one(JobRun, chunk.run_id)
                 chunk_id, run_id, day = chunk.id, run.id, run.business_date
                 job = load_jobs()[run.job]
-                # SQLite has one writer: a job committing as it goes cannot run while
-                # this transaction holds the lock.  One worker there: nothing to hold.
-                alone_later = (job.run_alone is not None
-                               and session.get_bind().dialect.name == "sqlite")
-                if not alone_later:
-                    result, seconds = (self._timed(job.run_alone, self.factory, day)
-                                       if job.run_alone is not None else
-                                       self._timed(job.run, session, day, chunk.lo, chunk.hi))
-                    self._done(session, run, chunk, result, seconds)
-            if alone_later:
-                result, seconds = self._timed(job.run_alone, self.factory, day)
-                with session_scope(self.factory) as session:
-                    self._done(session, session.get_one(JobRun, run_id),
-                               session.get_one(JobChunk, chunk_id), result, seconds)
+                result, seconds = self._timed(job.run, session, day, chunk.lo, chunk.hi)
+                self._done(session, run, chunk, result, seconds)
         except Exception as exc:  # the chunk's transaction rolled back: record why
             if chunk_id is None:
                 raise
