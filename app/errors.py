@@ -100,6 +100,7 @@ class ErrorBody(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": description}
     for status, description in [
+        (400, "Unparseable request body"),
         (401, "No, unknown or revoked API key"),
         (403, "The caller's role may not do this"),
         (404, "Not found, or not visible to the caller"),

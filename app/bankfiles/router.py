@@ -21,7 +21,14 @@ from app.auth.scope import get_visible, require_role, select_visible
 from app.bankfiles import reconcile as recon
 from app.bankfiles import scope as _scope  # noqa: F401  (registers the scope rules)
 from app.bankfiles import service
-from app.bankfiles.models import BankLine, BankUpload, ExceptionStatus, FileFormat, Reason
+from app.bankfiles.models import (
+    BankLine,
+    BankUpload,
+    ExceptionStatus,
+    FileFormat,
+    Reason,
+    UploadStatus,
+)
 from app.bankfiles.processing import process_upload
 from app.bankfiles.schemas import LineOut, ResolveIn, UploadOut
 from app.bankfiles.storage import spool_async
@@ -92,7 +99,7 @@ async def upload_file(
 
 @router.get("/bank-files", response_model=list[UploadOut])
 def list_uploads(
-    session: DbSession, principal: CurrentPrincipal, status: str | None = None,
+    session: DbSession, principal: CurrentPrincipal, status: UploadStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[BankUpload]:

@@ -200,7 +200,7 @@ def staff_ratio(session: DbSession, principal: CurrentPrincipal, academic_year: 
 @router.get("/reports/credit", responses={200: {"content": {"text/csv": {}}}})
 def credit_report(
     session: DbSession, principal: CurrentPrincipal,
-    month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2025-01"])],
+    month: Annotated[str, Query(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$", examples=["2025-01"])],
 ) -> StreamingResponse:
     """The monthly loan-level credit-reporting (征信) file; layout in docs/credit-reporting.md."""
     year, mon = (int(part) for part in month.split("-"))
