@@ -67,6 +67,16 @@ def scheduler(
         build_scheduler(factory, blocking=True).start()
 
 
+def _report(runs: list[JobRun]) -> None:
+    """One line per run; exit 1 unless all are done."""
+    for run in runs:
+        typer.echo(f"run {run.id}: {run.job} {run.business_date} {run.status.value}, "
+                   f"{run.items} items, {run.entries} entries" +
+                   (f" — {run.error}" if run.error else ""))
+    if any(run.status.value != "done" for run in runs):
+        raise typer.Exit(1)
+
+
 @jobs_cli.command("enqueue")
 def enqueue_cmd(job: str, date: DateOption = None) -> None:
     """Enqueue JOB for a business date (nothing if it already exists)."""
@@ -88,12 +98,25 @@ def run_cmd(job: str, date: DateOption = None) -> None:
     except DomainError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from None
-    for run in runs:
-        typer.echo(f"run {run.id}: {run.job} {run.business_date} {run.status.value}, "
-                   f"{run.items} items, {run.entries} entries" +
-                   (f" — {run.error}" if run.error else ""))
-    if any(run.status.value != "done" for run in runs):
-        raise typer.Exit(1)
+    _report(runs)
+
+
+@jobs_cli.command("rerun")
+def rerun_cmd(
+    job: str,
+    date: Annotated[dt.datetime, typer.Argument(formats=["%Y-%m-%d"], help="business date")],
+) -> None:
+    """Redo JOB for a business date from scratch, in this process (idempotent
+    jobs post only what is missing)."""
+    factory = _factory()
+    try:
+        with session_scope(factory) as session:
+            runner.reset(session, job, date.date())
+        runs = runner.run_dates(factory, job, [date.date()])
+    except DomainError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    _report(runs)
 
 
 @jobs_cli.command("status")

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.clock import now_utc
 from app.db import session_scope
 from app.errors import Conflict, NotFound
+from app.observability.metrics import observe_job
 from jobs.models import ChunkStatus, JobChunk, JobRun, RunStatus
 from jobs.progress import Progress
 from jobs.registry import ChunkResult, load_jobs
@@ -101,6 +102,20 @@ def retry(session: Session, run_id: int) -> JobRun:
                              .where(JobChunk.run_id == run.id))
     run.status = RunStatus.running if planned else RunStatus.pending
     run.error = None
+    return run
+
+
+def reset(session: Session, job: str, business_date: dt.date) -> JobRun:
+    """Make ``job``'s run for ``business_date`` pending again, from scratch (its
+    chunks dropped), so workers redo the date; created if it never ran.  Jobs
+    are idempotent per date, so a redone date posts only what is missing."""
+    run = enqueue(session, job, business_date)
+    if run.status == RunStatus.running:
+        raise Conflict(f"job run {run.id} is running", code="running")
+    session.execute(sa.delete(JobChunk).where(JobChunk.run_id == run.id))
+    run.status, run.error, run.started_at, run.finished_at = RunStatus.pending, None, None, None
+    run.chunks_total = run.chunks_done = run.items = run.entries = 0
+    run.seconds = 0.0
     return run
 
 
@@ -215,7 +230,8 @@ class Worker:
                 run = session.get_one(JobRun, chunk.run_id)
                 chunk_id, run_id, day = chunk.id, run.id, run.business_date
                 job = load_jobs()[run.job]
-                result, seconds = self._timed(job.run, session, day, chunk.lo, chunk.hi)
+                with observe_job(run.job, day.isoformat()):
+                    result, seconds = self._timed(job.run, session, day, chunk.lo, chunk.hi)
                 self._done(session, run, chunk, result, seconds)
         except Exception as exc:  # the chunk's transaction rolled back: record why
             if chunk_id is None:

@@ -4,7 +4,8 @@
   labelled by its route template (``/v1/loans/{loan_id}``), never the raw path;
 * ``loans_job_runs_total{job,outcome}``, ``loans_job_duration_seconds{job}``,
   ``loans_job_last_success_timestamp_seconds{job}``: through ``observe_job``,
-  which the jobs call around one run of one business date;
+  which the job runner calls around each unit of work (one chunk of one
+  business date's run);
 * ``loans_bank_file_uploads_total{format,outcome}``: through ``record_upload``;
 * gauges read from the database at scrape time (``db_gauge``), for example the
   open exceptions of the bank-file queue.
@@ -35,11 +36,12 @@ REQUEST_DURATION = Histogram(
     ["method", "route", "status"],
 )
 JOB_RUNS = Counter(
-    "loans_job_runs_total", "Job runs by job and outcome (success, failure).", ["job", "outcome"]
+    "loans_job_runs_total", "Job work units (chunks) by job and outcome (success, failure).",
+    ["job", "outcome"]
 )
 JOB_DURATION = Histogram(
     "loans_job_duration_seconds",
-    "Duration of one job run (one business date).",
+    "Duration of one unit of job work (a chunk of one business date).",
     ["job"],
     buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800, 3600, float("inf")),
 )
@@ -59,7 +61,7 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
 
 @contextmanager
 def observe_job(job: str, business_date: str) -> Iterator[None]:
-    """Around one run of ``job`` for ``business_date``: counts it, times it, and
+    """Around a unit of ``job``'s work for ``business_date``: counts it, times it, and
     names the job and date (and a request id, a new one unless the run was
     started by a request) in every log line written meanwhile."""
     request_id = context.request_id_var.get() or context.new_request_id()
