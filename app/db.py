@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -196,3 +197,59 @@ def run_migrations(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+# -- bulk writes ------------------------------------------------------------------
+
+
+def copy_rows(session: Session, table: sa.Table, columns: tuple[str, ...],
+              rows: list[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` (Python values, as for the ORM) into ``table``: ``COPY`` on
+    PostgreSQL (row triggers still fire), an executemany INSERT elsewhere."""
+    if not rows:
+        return
+    session.flush()
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        session.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    processors = [_copy_processor(table.c[c].type, dialect) for c in columns]
+    cursor = session.connection().connection.cursor()
+    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([p(v) if p and v is not None else v
+                            for p, v in zip(processors, row, strict=True)])
+
+
+def _copy_processor(type_: sa.types.TypeEngine[Any], dialect: Any) -> Any:
+    """How a value of ``type_`` is written in COPY's text format (JSON as its text)."""
+    if isinstance(type_, sa.JSON):
+        return json.dumps
+    return type_.bind_processor(dialect)
+
+
+def update_rows(session: Session, table: sa.Table, key: str, rows: list[dict[str, Any]]) -> None:
+    """Update many rows of ``table`` by ``key``, each with its own values (same
+    columns in every row).  PostgreSQL: ``COPY`` into a temporary table and one
+    ``UPDATE … FROM``; elsewhere an executemany UPDATE."""
+    if not rows:
+        return
+    columns = [c for c in rows[0] if c != key]
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(
+            table.update().where(table.c[key] == sa.bindparam(f"_{key}"))
+            .values({c: sa.bindparam(f"_{c}") for c in columns}),
+            [{f"_{k}": v for k, v in row.items()} for row in rows])
+        return
+    session.flush()
+    temp = f"_update_{table.name}"
+    session.execute(sa.text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {temp} ON COMMIT DELETE ROWS "
+                            f"AS SELECT {', '.join([key, *columns])} FROM {table.name} "
+                            "WITH NO DATA"))
+    session.execute(sa.text(f"TRUNCATE {temp}"))
+    names = (key, *columns)
+    temp_table = sa.Table(temp, sa.MetaData(), *(sa.Column(c, table.c[c].type) for c in names))
+    copy_rows(session, temp_table, names, [tuple(row[c] for c in names) for row in rows])
+    sets = ", ".join(f"{c} = {temp}.{c}" for c in columns)
+    session.execute(sa.text(f"UPDATE {table.name} SET {sets} FROM {temp} "
+                            f"WHERE {table.name}.{key} = {temp}.{key}"))

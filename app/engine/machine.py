@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
+from functools import lru_cache
 
 import numpy_financial as npf
 
@@ -52,6 +53,16 @@ def _fen(acc_360: Decimal) -> Decimal:
     with localcontext(EXACT):
         value = round_fen(acc_360 / YEAR_BASIS)
     return value if value > 0 else ZERO
+
+
+@lru_cache(maxsize=4096)
+def _plan_dates(frequency: str, due_day: int, confirmed_on: dt.date, graduation: dt.date,
+                grace_months: int, term_months: int) -> tuple[tuple[dt.date, ...], ...]:
+    """Due dates and instalment dates of a plan (a portfolio shares few: cached)."""
+    maturity = dates.add_months(graduation, term_months)
+    due_dates = tuple(dates.frequency_dates(frequency, due_day, confirmed_on, maturity))
+    grace_end = dates.add_months(graduation, grace_months)
+    return due_dates, tuple(d for d in due_dates if d >= grace_end)
 
 
 @dataclass(frozen=True)
@@ -403,15 +414,9 @@ class LoanMachine:
     def schedule(self, event: Plan, confirmed_on: dt.date) -> ActivePlan:
         """The plan's due and instalment dates (§4), counted from the graduation."""
         assert self.graduation_date is not None
-        maturity = dates.add_months(self.graduation_date, event.term_months)
-        due_dates = tuple(
-            dates.frequency_dates(
-                event.frequency, self.policy.calendar.due_day, confirmed_on, maturity
-            )
-        )
-        grace_end = dates.add_months(self.graduation_date, event.grace_months)
-        instalment_dates = tuple(d for d in due_dates if d >= grace_end)
-        return ActivePlan(event, confirmed_on, due_dates, instalment_dates)
+        return ActivePlan(event, confirmed_on, *_plan_dates(
+            event.frequency, self.policy.calendar.due_day, confirmed_on, self.graduation_date,
+            event.grace_months, event.term_months))
 
     def _recompute_instalment(self, day: dt.date) -> None:
         """§5: n = instalment dates after ``day``, P = principal not yet billed."""

@@ -16,6 +16,8 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.clock import now_utc
+from app.db import copy_rows
 from app.errors import Conflict
 from app.ledger.models import Account, JournalEntry, JournalLeg
 from app.money import ZERO
@@ -99,25 +101,20 @@ def post(session: Session, entries: Sequence[NewEntry], *, posted_by: str) -> li
     if fresh:
         accounts = account_ids(session)
         ids = _allocate_ids(session, len(fresh))
-        session.execute(
-            sa.insert(JournalLeg),
-            [
-                {"entry_id": entry_id, "account_id": accounts[leg.account],
-                 "loan_id": leg.loan_id, "amount": leg.amount}
-                for entry_id, entry in zip(ids, fresh, strict=True)
-                for leg in entry.legs
-            ],
-        )
-        session.execute(
-            sa.insert(JournalEntry),
-            [
-                {"id": entry_id, "idempotency_key": e.key, "kind": e.kind,
-                 "value_date": e.value_date, "loan_id": e.loan_id, "slot": e.slot,
-                 "reverses_entry_id": e.reverses_entry_id, "memo": e.memo,
-                 "posted_by": posted_by}
-                for entry_id, e in zip(ids, fresh, strict=True)
-            ],
-        )
+        # Legs first, then the entry rows (the database checks each entry's
+        # balance when its row arrives).  COPY on PostgreSQL.
+        copy_rows(session, JournalLeg.__table__, ("entry_id", "account_id", "loan_id", "amount"), [
+            (entry_id, accounts[leg.account], leg.loan_id, leg.amount)
+            for entry_id, entry in zip(ids, fresh, strict=True) for leg in entry.legs
+        ])
+        now = now_utc()
+        copy_rows(session, JournalEntry.__table__, (
+            "id", "idempotency_key", "kind", "value_date", "loan_id", "slot",
+            "reverses_entry_id", "memo", "posted_by", "posted_at"), [
+            (entry_id, e.key, e.kind, e.value_date, e.loan_id, e.slot, e.reverses_entry_id,
+             e.memo, posted_by, now)
+            for entry_id, e in zip(ids, fresh, strict=True)
+        ])
         existing.update({e.key: i for e, i in zip(fresh, ids, strict=True)})
     return [existing[e.key] for e in entries]
 

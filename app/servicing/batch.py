@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.db import copy_rows, update_rows
 from app.engine import snapshot
 from app.engine.events import EventError
 from app.engine.machine import LoanMachine, Terms
@@ -120,12 +121,10 @@ def service_range(
             saved = {"loan_id": r.id, "through": through, "machine": snapshot.dump(machine)}
             (state_inserts if r.machine is None else state_updates).append(saved)
     post(session, entries, posted_by=posted_by)
-    if loan_updates:
-        session.execute(sa.update(Loan), loan_updates)
-    if state_updates:
-        session.execute(sa.update(LoanEngineState), state_updates)
-    if state_inserts:
-        session.execute(sa.insert(LoanEngineState), state_inserts)
+    update_rows(session, Loan.__table__, "id", loan_updates)
+    update_rows(session, LoanEngineState.__table__, "loan_id", state_updates)
+    copy_rows(session, LoanEngineState.__table__, ("loan_id", "through", "machine"),
+              [(r["loan_id"], r["through"], r["machine"]) for r in state_inserts])
     for loan_id in replay:
         loan = session.get_one(Loan, loan_id)
         service_loan(session, loan, through=max(through, loan.serviced_through or through),

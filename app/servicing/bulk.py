@@ -11,7 +11,6 @@ one by one.  One audit record per batch names its loans.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,6 +22,8 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import record
 from app.auth.principal import Principal
+from app.clock import now_utc
+from app.db import copy_rows
 from app.privacy.types import lookup_hash_of
 from app.servicing.models import Borrower, EventKind, Loan, LoanEvent
 
@@ -108,21 +109,8 @@ def _borrowers(session: Session, batch: list[ImportedLoan]) -> dict[str, int]:
 
 def _write_events(session: Session, events: list[tuple[int, ImportedEvent]], *,
                   recorded_by: str, source: str) -> None:
-    """The events in one bulk write: ``COPY`` on PostgreSQL, a multi-row INSERT elsewhere."""
-    if not events:
-        return
-    columns = ("loan_id", "kind", "event_date", "amount", "data", "source", "recorded_by",
-               "created_at")
-    now = dt.datetime.now(dt.UTC)
-    rows = [(loan_id, e.kind.value, e.date, e.amount, json.dumps(e.data), source, recorded_by,
-             now) for loan_id, e in events]
-    if session.get_bind().dialect.name == "postgresql":
-        cursor = session.connection().connection.cursor()
-        with cursor.copy(f"COPY loan_events ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    session.execute(sa.insert(LoanEvent), [
-        dict(zip(columns, (*row[:4], json.loads(row[4]), *row[5:]), strict=True))
-        for row in rows
-    ])
+    now = now_utc()
+    copy_rows(session, LoanEvent.__table__, (
+        "loan_id", "kind", "event_date", "amount", "data", "source", "recorded_by",
+        "created_at"), [(loan_id, e.kind, e.date, e.amount, e.data, source, recorded_by, now)
+                        for loan_id, e in events])
