@@ -52,6 +52,7 @@ from app.origination.schemas import (
     QuotaIn,
     QuotaOut,
 )
+from app.privacy.masking import id_number_for
 from app.servicing import scope as _loan_scope  # noqa: F401  (registers the loan rules)
 from app.servicing.models import Borrower, Loan
 
@@ -104,8 +105,10 @@ def adjust_quota(
 # -- applications ------------------------------------------------------------
 
 
-def _applications_out(session: Session, apps: Sequence[Application]) -> list[ApplicationOut]:
-    """Applications with their student, yearly amounts and decision (three queries)."""
+def _applications_out(session: Session, principal: Principal, apps: Sequence[Application]
+                      ) -> list[ApplicationOut]:
+    """Applications with their student, yearly amounts and decision (three queries);
+    the ID number in full only for the bank (and admin), masked for the others."""
     ids = [a.id for a in apps]
     borrowers = {b.id: b for b in session.scalars(
         sa.select(Borrower).where(Borrower.id.in_({a.borrower_id for a in apps})))}
@@ -121,14 +124,16 @@ def _applications_out(session: Session, apps: Sequence[Application]) -> list[App
         fields = {name: getattr(a, name) for name in ApplicationOut.model_fields
                   if hasattr(a, name)}
         out.append(ApplicationOut.model_validate(fields | {
-            "student_name": borrower.name, "id_number": borrower.id_number,
+            "student_name": borrower.name,
+            "id_number": id_number_for(principal, borrower.id_number),
             "years": years[a.id], "decision": decisions.get(a.id),
         }))
     return out
 
 
-def _application_out(session: Session, application: Application) -> ApplicationOut:
-    return _applications_out(session, [application])[0]
+def _application_out(session: Session, principal: Principal, application: Application
+                     ) -> ApplicationOut:
+    return _applications_out(session, principal, [application])[0]
 
 
 @router.post("/applications", response_model=ApplicationOut, status_code=201,
@@ -149,7 +154,7 @@ def create_application(
             years=[(y.academic_year, y.amount) for y in body.years],
             materials_complete=body.materials_complete,
         )
-        return _application_out(session, application)
+        return _application_out(session, principal, application)
 
     return idempotent(session, principal, idem, 201, create)
 
@@ -166,7 +171,7 @@ def list_applications(
         Application.university_id: university_id, Application.bank_id: bank_id,
         Application.batch_id: batch_id})
     apps = list(session.scalars(query.order_by(Application.id).limit(limit).offset(offset)))
-    return _applications_out(session, apps)
+    return _applications_out(session, principal, apps)
 
 
 @router.get("/applications/{application_id}", response_model=ApplicationOut,
@@ -174,7 +179,7 @@ def list_applications(
 def get_application(
     session: DbSession, principal: CurrentPrincipal, application_id: int
 ) -> ApplicationOut:
-    return _application_out(session, get_visible(session, principal, Application,
+    return _application_out(session, principal, get_visible(session, principal, Application,
                                                  application_id))
 
 
@@ -187,7 +192,7 @@ def update_application(
     """Complete an application not vetted yet (materials, contact)."""
     application = service.update_application(session, principal, application_id=application_id,
                                              changes=body.changes())
-    return _application_out(session, application)
+    return _application_out(session, principal, application)
 
 
 @router.post("/applications/{application_id}/vet", response_model=ApplicationOut,
@@ -197,7 +202,7 @@ def vet_application(
 ) -> ApplicationOut:
     """The aid office confirms eligibility and complete materials."""
     application = service.vet_application(session, principal, application_id=application_id)
-    return _application_out(session, application)
+    return _application_out(session, principal, application)
 
 
 @router.post("/applications/{application_id}/decision", response_model=DecisionOut,

@@ -56,8 +56,9 @@ def test_bad_check_digit_is_named(flow, db):
 
 
 def test_second_application_for_the_same_year_refused(flow, db):
-    first = flow.apply()
-    again = application_body(student={"id_number": first["id_number"]})
+    number = citizen_id()
+    flow.apply(student={"id_number": number})
+    again = application_body(student={"id_number": number})
     _refused(flow, db, "POST", "/applications", flow.w.uni, again, 409, "year_already_applied")
 
 
