@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     test_database_url: str | None = None
     # Log SQL statements.
     echo_sql: bool = False
+    # Connections per server process (PostgreSQL): pool and overflow.  At most
+    # as many requests are in progress at once (more wait for their turn), so a
+    # request never waits for a connection that another request holds while it
+    # waits for a worker thread.
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
     # Policy version code -> first signing date of contracts under it (a contract
     # keeps the version in force on its signing date).  NSL-2015/NSL-2020 files
     # exist; schedule them here (or in LOANS_POLICY_SCHEDULE as JSON) to use them.

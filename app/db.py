@@ -123,12 +123,15 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(
+    url: str, *, echo: bool = False, pool_size: int = 5, max_overflow: int = 10
+) -> Engine:
     """Engine for ``url``; SQLite gets foreign keys, WAL, a busy timeout and real
     transactions (``BEGIN IMMEDIATE``, see ``_sqlite_begin``)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(url, echo=echo, pool_pre_ping=True)
+        return sa.create_engine(url, echo=echo, pool_pre_ping=True, pool_size=pool_size,
+                                max_overflow=max_overflow)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, echo=echo, connect_args={"check_same_thread": False})

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from dataclasses import dataclass
@@ -144,3 +145,25 @@ class RateLimitMiddleware:
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+
+class ConcurrencyLimitMiddleware:
+    """At most ``limit`` requests in progress in this process; the others wait
+    (in the event loop, holding nothing).  With ``limit`` no larger than the
+    connection pool, every request in progress can get its connection: without
+    it, requests holding a connection while they wait for a worker thread and
+    threads waiting for a connection block each other until the pool times out."""
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.semaphore: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.semaphore is None:  # created in the server's event loop
+            self.semaphore = asyncio.Semaphore(self.limit)
+        async with self.semaphore:
+            await self.app(scope, receive, send)

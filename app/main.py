@@ -15,7 +15,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.defaults.router import router as defaults_router
 from app.errors import ERROR_RESPONSES, install_error_handlers
-from app.limits import BodyLimitMiddleware, RateLimitMiddleware
+from app.limits import BodyLimitMiddleware, ConcurrencyLimitMiddleware, RateLimitMiddleware
 from app.observability.logging import configure_logging
 from app.observability.middleware import RequestContextMiddleware
 from app.observability.router import router as operations_router
@@ -44,7 +44,9 @@ def create_app(
     configure_logging(log_format=settings.log_format, level=settings.log_level)
     engine = None
     if session_factory is None:
-        engine = make_engine(settings.database_url, echo=settings.echo_sql)
+        engine = make_engine(settings.database_url, echo=settings.echo_sql,
+                             pool_size=settings.db_pool_size,
+                             max_overflow=settings.db_max_overflow)
         session_factory = make_session_factory(engine)
 
     @asynccontextmanager
@@ -77,6 +79,8 @@ def create_app(
         app.include_router(router, prefix="/v1", responses=ERROR_RESPONSES)
     app.include_router(operations_router)
     # Outermost last: request id and metrics see every answer, 413 and 429 included.
+    app.add_middleware(
+        ConcurrencyLimitMiddleware, limit=settings.db_pool_size + settings.db_max_overflow)
     app.add_middleware(RateLimitMiddleware, settings=settings)
     app.add_middleware(
         BodyLimitMiddleware,
