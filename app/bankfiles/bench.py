@@ -2,8 +2,11 @@
 peak memory of processing it (``loans bankfiles bench``).
 
 Processing runs in a child process (``loans bankfiles process``) so its peak
-RSS (``ru_maxrss`` from ``wait4``) is the processing's alone, not the
-generator's.  Every ``post_every``-th line pays a real loan through the engine;
+RSS is the processing's alone, not the generator's.  The child reports its
+own ``VmHWM`` (the high-water mark of its address space after ``exec``):
+``ru_maxrss`` would not do, since Linux carries the parent's high-water mark
+across fork and exec, so a child of a large process (a test run) would seem
+as large as its parent.  Every ``post_every``-th line pays a real loan through the engine;
 the others name unknown contracts and go to the exception queue, so a million
 lines exercise parsing, judging and writing a million outcome rows while the
 engine work stays a fraction of the run time.
@@ -98,6 +101,19 @@ def process_command(upload_id: int, business_date: dt.date) -> list[str]:
             "--date", business_date.isoformat()]
 
 
+# Runs ``loans ARGS…`` and writes the process's VmHWM (kB) to the file argv[1].
+_MEASURED = """
+import pathlib, sys
+from app.cli import app
+try:
+    app(sys.argv[2:], standalone_mode=False)
+finally:
+    status = pathlib.Path("/proc/self/status").read_text().splitlines()
+    hwm = next(line.split()[1] for line in status if line.startswith("VmHWM"))
+    pathlib.Path(sys.argv[1]).write_text(hwm)
+"""
+
+
 def run_bench(*, lines: int, post_every: int = 100, loans: int = 200,
               workdir: Path | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,14 +133,16 @@ def run_bench(*, lines: int, post_every: int = 100, loans: int = 200,
         with session_scope(factory) as session:
             upload_id = upload_file(session, bank_id, path)
         engine.dispose()
+        hwm = root / "peak_kb"
+        command = [sys.executable, "-c", _MEASURED, str(hwm),
+                   *process_command(upload_id, business_date)[3:]]
         started = time.perf_counter()
-        child = subprocess.Popen(process_command(upload_id, business_date),
-                                 env=os.environ | {"LOANS_DATABASE_URL": url})
-        _pid, status, usage = os.wait4(child.pid, 0)
+        done = subprocess.run(command, env=os.environ | {"LOANS_DATABASE_URL": url},
+                              check=False)
         seconds = time.perf_counter() - started
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise RuntimeError(f"processing failed with status {status}")
+        if done.returncode != 0:
+            raise RuntimeError(f"processing failed with status {done.returncode}")
         return {"lines": lines, "posted_lines": valid, "file_mb": round(
             path.stat().st_size / 2**20, 1), "seconds": round(seconds, 1),
             "lines_per_second": round(lines / seconds), "peak_rss_mb": round(
-                usage.ru_maxrss / 1024)}
+                int(hwm.read_text()) / 1024)}
