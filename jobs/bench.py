@@ -158,7 +158,6 @@ class Bench:
                         batch_size=5000, source="bench")
                 bar.update(min(loans, start + IMPORT_BATCH))
         bar.close()
-        self.analyze()
         with timed(took, "first_servicing_seconds"):
             self.run_job(BUILT_THROUGH)
         self.analyze()

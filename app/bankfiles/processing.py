@@ -1,12 +1,13 @@
 """Processing an upload: the whole-file check, then its lines in chunks.
 
 Each chunk is one transaction: its lines' outcome rows, the loan events they
-post, the servicing of every loan they touch (one ``service_loan`` per loan:
-the engine re-runs from the first event, so a backdated value date
-recomputes the loan, and the ledger difference is booked by reversal and
-repost) and the upload's ``lines_done`` cursor.  A process killed part-way
-loses at most the open chunk; running the processing again skips the lines
-already done and finishes the file.  ``(bank_id, txn_key)`` being unique,
+post, the servicing of every loan they touch (in bulk, ``service_loans``:
+each loan's saved machine runs on with the new payments, or, for a value
+date before it, the engine re-runs from the first event and the ledger
+difference is booked by reversal and repost) and the upload's
+``lines_done`` cursor.  A process killed part-way loses at most the open
+chunk; running the processing again skips the lines already done and
+finishes the file.  ``(bank_id, txn_key)`` being unique,
 nothing can post a bank transaction twice, even two runners at once (the
 upload row is locked for each chunk, so a second runner waits, then skips).
 
@@ -42,8 +43,9 @@ from app.db import session_scope
 from app.errors import DomainError, NotFound
 from app.money import parse_amount
 from app.origination.contracts import confirm_disbursement
+from app.servicing.batch import service_loans
 from app.servicing.models import Borrower, EventKind, Loan, LoanEvent
-from app.servicing.service import record_event, service_loan
+from app.servicing.service import record_event
 
 CHUNK_LINES = 500
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -157,9 +159,9 @@ class _Chunk:
             line = self.judge(r)
             self.session.add(line)
         self.session.flush()
-        for loan in self.touched.values():
-            through = max(self.business_date, loan.serviced_through or self.business_date)
-            service_loan(self.session, loan, through=through, posted_by=self.principal.user_name)
+        service_loans(self.session, list(self.touched), through=self.business_date,
+                      posted_by=self.principal.user_name)
+        self.session.expire_all()  # the loans' rows were written in bulk
 
     def _lookups(self, records: list[Record]) -> _Lookups:
         s, bank_id = self.session, self.upload.bank_id

@@ -87,12 +87,27 @@ def service_range(
     The loans' rows are locked (PostgreSQL) until the caller's transaction
     ends, so a concurrent event on one of them waits for the chunk.
     """
+    return _service(session, Loan.id.between(lo, hi), through=through, posted_by=posted_by)
+
+
+def service_loans(
+    session: Session, loan_ids: list[int], *, through: dt.date, posted_by: str
+) -> BatchResult:
+    """Service the given loans (those that need it) through ``through``, in bulk:
+    what ``service_loan`` does for each, without replaying their lives."""
+    if not loan_ids:
+        return BatchResult()
+    return _service(session, Loan.id.in_(loan_ids), through=through, posted_by=posted_by)
+
+
+def _service(session: Session, which: sa.ColumnElement[bool], *, through: dt.date,
+             posted_by: str) -> BatchResult:
     rows = session.execute(
         sa.select(Loan.id, Loan.policy_code, Loan.annual_rate, Loan.penalty_markup,
                   Loan.subsidy_settlement, Loan.serviced_through, Loan.dirty_from,
                   LoanEngineState.through, LoanEngineState.machine)
         .outerjoin(LoanEngineState, LoanEngineState.loan_id == Loan.id)
-        .where(Loan.id.between(lo, hi), needs_servicing(through))
+        .where(which, needs_servicing(through))
         .order_by(Loan.id)
         .with_for_update(of=Loan)
     ).all()
