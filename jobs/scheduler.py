@@ -14,6 +14,7 @@ of ``loans worker`` processes instead.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -24,6 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import clock
+from app.clock import now_utc
 from app.db import session_scope
 from jobs.models import JobRun
 from jobs.runner import Worker, enqueue_through
@@ -52,6 +54,7 @@ def build_scheduler(
                       args=[factory], id="nightly", **common)
     if drain_every_seconds:
         worker = Worker(factory, name="in-process")
+        first = now_utc() + dt.timedelta(seconds=5)  # just after the catch-up at start
         scheduler.add_job(worker.drain, IntervalTrigger(seconds=drain_every_seconds),
-                          id="worker", **common)
+                          id="worker", next_run_time=first, **common)
     return scheduler
