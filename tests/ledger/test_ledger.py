@@ -43,7 +43,7 @@ def _raw_entry(db, amounts: list[str]) -> int:
     """Write legs and entry row directly, bypassing the service's own check."""
     accounts = account_ids(db)
     (entry_id,) = _allocate_ids(db, 1)
-    for code, amount in zip(("bank_cash", "unapplied_funds"), amounts, strict=True):
+    for code, amount in zip(("bank_cash", "unapplied_funds"), amounts, strict=False):
         db.execute(sa.insert(JournalLeg).values(entry_id=entry_id, account_id=accounts[code],
                                                 amount=D(amount)))
     db.execute(sa.insert(JournalEntry).values(id=entry_id, idempotency_key=f"raw{entry_id}",
@@ -55,6 +55,32 @@ def test_database_refuses_an_unbalanced_entry(db) -> None:
     nested = db.begin_nested()
     with pytest.raises(DBAPIError, match="balance"):
         _raw_entry(db, ["10.00", "-9.99"])
+    nested.rollback()
+
+
+def test_database_refuses_an_unbalanced_entry_among_many_in_one_statement(db) -> None:
+    """PostgreSQL checks per statement: one bad entry in a bulk insert refuses it all."""
+    accounts = account_ids(db)
+    ids = _allocate_ids(db, 3)
+    legs = {ids[0]: ["10.00", "-10.00"], ids[1]: ["10.00", "-9.99"], ids[2]: ["5.00"]}
+    nested = db.begin_nested()
+    db.execute(sa.insert(JournalLeg), [
+        {"entry_id": entry_id, "account_id": accounts[code], "amount": D(amount)}
+        for entry_id, amounts in legs.items()
+        for code, amount in zip(("bank_cash", "unapplied_funds"), amounts, strict=False)])
+    with pytest.raises(DBAPIError, match="balance"):
+        db.execute(sa.insert(JournalEntry).values([
+            {"id": entry_id, "idempotency_key": f"bulk{entry_id}", "kind": "test",
+             "value_date": DAY, "posted_by": "t"} for entry_id in ids]))
+    nested.rollback()
+    assert db.scalar(sa.select(sa.func.count()).select_from(JournalEntry)
+                     .where(JournalEntry.id.in_(ids))) == 0
+
+
+def test_database_refuses_an_entry_of_one_leg(db) -> None:
+    nested = db.begin_nested()
+    with pytest.raises(DBAPIError, match="balance"):
+        _raw_entry(db, ["0.00"])
     nested.rollback()
 
 
