@@ -3,9 +3,11 @@
 The row-level triggers of 0002 ran a plpgsql function and an index probe for
 every leg and every entry: on a due day that doubled the cost of posting a
 million bills.  The same rules, checked once per statement over its
-transition table (each new entry's legs summed through the entry_id index;
-each new leg's entry looked up), refuse exactly what the row triggers
-refused.  SQLite keeps its row triggers.
+transition table, refuse exactly what the row triggers refused: each new
+entry's legs are summed through the entry_id index, each new leg's entry is
+looked up by primary key (LATERAL keeps both to index probes whatever the
+statement's size, never a scan of the ledger).  SQLite keeps its row
+triggers.
 
 Revision ID: 0010_ledger_statement_checks
 Revises: 0009_jobs
@@ -43,7 +45,9 @@ CREATE TRIGGER journal_entries_balanced AFTER INSERT ON journal_entries
 CREATE FUNCTION journal_legs_open_entry() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE posted bigint;
 BEGIN
-  SELECT e.id INTO posted FROM new_legs n JOIN journal_entries e ON e.id = n.entry_id LIMIT 1;
+  SELECT x.id INTO posted FROM (SELECT DISTINCT entry_id FROM new_legs) n
+    CROSS JOIN LATERAL (SELECT e.id FROM journal_entries e
+                         WHERE e.id = n.entry_id LIMIT 1) x LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION 'journal entry % is posted: its legs cannot change', posted;
   END IF;
