@@ -59,14 +59,42 @@ def _sum(values) -> Decimal:
     return sum(values, ZERO)
 
 
-def read_state(machine: LoanMachine, as_of: dt.date) -> LoanState:
-    """The figures at the end of ``as_of``; the machine must have run through it."""
-    bills = machine.bills
-    overdue_bills = [b for b in bills if b.due < as_of and b.unpaid > 0]
-    principal_outstanding = machine.principal_unbilled + _sum(b.principal_unpaid for b in bills)
+@dataclass(frozen=True)
+class Standing:
+    """The figures servicing caches on the loan row: cheap to read off the
+    machine (one pass over its bills), no history totals."""
+
+    status: str
+    principal_outstanding: Decimal
+    overdue_principal: Decimal
+    overdue_interest: Decimal
+    days_past_due: int
+    arrears_days: int
+    arrears_run_start: dt.date | None
+    default_reportable: bool
+    penalty_accrued: Decimal
+    accrued_interest: Decimal
+
+
+def read_standing(machine: LoanMachine, as_of: dt.date) -> Standing:
+    """The standing at the end of ``as_of``; the machine must have run through it."""
+    unbilled_or_unpaid = machine.principal_unbilled
+    overdue_principal = overdue_interest = unpaid = ZERO
+    first_overdue = None
+    for b in machine.bills:
+        principal_unpaid = b.principal - b.principal_paid
+        interest_unpaid = b.interest - b.interest_paid
+        unbilled_or_unpaid += principal_unpaid
+        unpaid += principal_unpaid + interest_unpaid
+        if b.due < as_of and principal_unpaid + interest_unpaid > 0:
+            overdue_principal += principal_unpaid
+            overdue_interest += interest_unpaid
+            if first_overdue is None:
+                first_overdue = b.due
+    principal_outstanding = unbilled_or_unpaid
     penalty_accrued = _fen(machine.acc_penalty)
     accrued = _fen(machine.acc_borrower)
-    owes = principal_outstanding or _sum(b.unpaid for b in bills) or penalty_accrued or accrued
+    owes = principal_outstanding or unpaid or penalty_accrued or accrued
     arrears_days = (as_of - machine.run_start).days if machine.run_start else 0
     rules = machine.policy.arrears
     window_start = as_of - dt.timedelta(days=rules.contact_window_days - 1)
@@ -79,25 +107,42 @@ def read_state(machine: LoanMachine, as_of: dt.date) -> LoanState:
         status = "repaying"
     else:
         status = "graduated"
-    payments = machine.payments
-    return LoanState(
-        as_of=as_of,
+    return Standing(
         status=status,
         principal_outstanding=principal_outstanding,
+        overdue_principal=overdue_principal,
+        overdue_interest=overdue_interest,
+        days_past_due=(as_of - first_overdue).days if first_overdue else 0,
+        arrears_days=arrears_days,
+        arrears_run_start=machine.run_start,
+        default_reportable=arrears_days > rules.default_arrears_days and not recent_contact,
+        penalty_accrued=penalty_accrued,
+        accrued_interest=accrued,
+    )
+
+
+def read_state(machine: LoanMachine, as_of: dt.date) -> LoanState:
+    """The figures at the end of ``as_of``; the machine must have run through it."""
+    s = read_standing(machine, as_of)
+    bills, payments = machine.bills, machine.payments
+    return LoanState(
+        as_of=as_of,
+        status=s.status,
+        principal_outstanding=s.principal_outstanding,
         installment=machine.instalment if machine.plan is not None else None,
         subsidy_claims=tuple(machine.claims),
         bills=tuple(bills),
         payments=tuple(payments),
         overdue=Overdue(
-            principal=_sum(b.principal_unpaid for b in overdue_bills),
-            interest=_sum(b.interest_unpaid for b in overdue_bills),
-            penalty_accrued=penalty_accrued,
-            days_past_due=(as_of - overdue_bills[0].due).days if overdue_bills else 0,
-            arrears_days=arrears_days,
+            principal=s.overdue_principal,
+            interest=s.overdue_interest,
+            penalty_accrued=s.penalty_accrued,
+            days_past_due=s.days_past_due,
+            arrears_days=s.arrears_days,
         ),
-        accrued_interest=accrued,
-        default_reportable=arrears_days > rules.default_arrears_days and not recent_contact,
-        arrears_run_start=machine.run_start,
+        accrued_interest=s.accrued_interest,
+        default_reportable=s.default_reportable,
+        arrears_run_start=s.arrears_run_start,
         totals=Totals(
             subsidy=_sum(c.amount for c in machine.claims),
             borrower_interest=_sum(b.interest for b in bills),

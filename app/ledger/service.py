@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.clock import now_utc
-from app.db import copy_rows
+from app.db import copy_rows, one_of
 from app.errors import Conflict
 from app.ledger.models import Account, JournalEntry, JournalLeg
 from app.money import ZERO
@@ -87,7 +87,7 @@ def post(session: Session, entries: Sequence[NewEntry], *, posted_by: str) -> li
     existing = dict(
         session.execute(
             sa.select(JournalEntry.idempotency_key, JournalEntry.id).where(
-                JournalEntry.idempotency_key.in_([e.key for e in entries])
+                one_of(session, JournalEntry.idempotency_key, [e.key for e in entries])
             )
         ).all()
     )

@@ -36,7 +36,7 @@ from app.engine.events import (
 )
 from app.engine.machine import LoanMachine, Terms
 from app.engine.projection import payoff_quote
-from app.engine.state import LoanState, read_state
+from app.engine.state import LoanState, read_standing, read_state
 from app.errors import Conflict, InvalidInput
 from app.policy import get_policy
 from app.servicing.models import Borrower, EventKind, Loan, LoanEngineState, LoanEvent
@@ -111,18 +111,18 @@ def loan_state(session: Session, loan: Loan, as_of: dt.date) -> LoanState:
 
 def cached_figures(machine: LoanMachine, through: dt.date) -> dict[str, Any]:
     """The ``Loan`` columns a servicing run through ``through`` leaves behind."""
-    state = read_state(machine, through)
+    s = read_standing(machine, through)
     return {
         "serviced_through": through,
         "dirty_from": None,
         "next_action_on": machine.next_action(),
-        "status": state.status,
-        "principal_outstanding": state.principal_outstanding,
-        "overdue_principal": state.overdue.principal,
-        "overdue_interest": state.overdue.interest,
-        "days_past_due": state.overdue.days_past_due,
-        "arrears_run_start": state.arrears_run_start,
-        "default_reportable": state.default_reportable,
+        "status": s.status,
+        "principal_outstanding": s.principal_outstanding,
+        "overdue_principal": s.overdue_principal,
+        "overdue_interest": s.overdue_interest,
+        "days_past_due": s.days_past_due,
+        "arrears_run_start": s.arrears_run_start,
+        "default_reportable": s.default_reportable,
     }
 
 
