@@ -5,12 +5,23 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
+from app.audit.models import AuditRecord
 from app.errors import InvalidInput
-from app.reference.calendar import add_working_days, is_working_day
+from app.reference.calendar import WorkingCalendar
+from app.reference.models import CalendarYear, CenterLevel
+from tests import factories
 
 D = dt.date
+UNKNOWN_YEAR = 2099  # no library release will cover it while these tests live
+# A notice for UNKNOWN_YEAR shaped like a real one: National Day 1-7 Oct off,
+# Sunday 27 Sep and Saturday 10 Oct worked.
+NOTICE = {"source": "国办发明电〔2098〕9号",
+          "holidays": [f"2099-10-0{d}" for d in range(1, 8)],
+          "workdays": ["2099-09-27", "2099-10-10"]}
 
 
 @pytest.mark.parametrize(
@@ -31,24 +42,25 @@ D = dt.date
         (D(2024, 10, 11), 1, D(2024, 10, 12)),  # Friday -> make-up Saturday
     ],
 )
-def test_add_working_days(start: dt.date, n: int, expected: dt.date) -> None:
-    assert add_working_days(start, n) == expected
+def test_add_working_days(db: Session, start: dt.date, n: int, expected: dt.date) -> None:
+    assert WorkingCalendar(db).add_working_days(start, n) == expected
 
 
-def test_holidays_and_make_up_days() -> None:
-    assert not is_working_day(D(2024, 2, 12))  # Spring Festival
-    assert is_working_day(D(2024, 2, 4))  # make-up Sunday
-    assert not is_working_day(D(2024, 2, 3))  # ordinary Saturday
+def test_holidays_and_make_up_days(db: Session) -> None:
+    calendar = WorkingCalendar(db)
+    assert not calendar.is_working_day(D(2024, 2, 12))  # Spring Festival
+    assert calendar.is_working_day(D(2024, 2, 4))  # make-up Sunday
+    assert not calendar.is_working_day(D(2024, 2, 3))  # ordinary Saturday
 
 
-def test_year_outside_the_library_is_a_clear_error() -> None:
+def test_year_outside_the_library_is_a_clear_error(db: Session) -> None:
     with pytest.raises(InvalidInput, match="2099"):
-        add_working_days(D(2099, 1, 1), 3)
+        WorkingCalendar(db).add_working_days(D(UNKNOWN_YEAR, 1, 1), 3)
 
 
-def test_negative_count_is_refused() -> None:
+def test_negative_count_is_refused(db: Session) -> None:
     with pytest.raises(ValueError):
-        add_working_days(D(2025, 1, 1), -1)
+        WorkingCalendar(db).add_working_days(D(2025, 1, 1), -1)
 
 
 def test_api(client: TestClient, auth_headers) -> None:
@@ -58,3 +70,74 @@ def test_api(client: TestClient, auth_headers) -> None:
     response = client.get("/v1/calendar/working-days?start=2099-01-01&days=2", headers=headers)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "invalid_input"
+
+
+def _national_staff(db: Session, auth_headers) -> dict[str, str]:
+    return auth_headers("center_staff", factories.make_center(db, level=CenterLevel.national))
+
+
+def test_national_center_publishes_a_year_the_library_lacks(
+        client: TestClient, db: Session, auth_headers) -> None:
+    headers = _national_staff(db, auth_headers)
+    response = client.put(f"/v1/calendar/years/{UNKNOWN_YEAR}", json=NOTICE, headers=headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["year"], body["source"], body["workdays"]) == (
+        UNKNOWN_YEAR, NOTICE["source"], ["2099-09-27", "2099-10-10"])
+    assert body["holidays"] == NOTICE["holidays"]
+    days = lambda start, n: client.get(  # noqa: E731
+        f"/v1/calendar/working-days?start={start}&days={n}", headers=headers).json()["date"]
+    assert days("2099-09-25", 1) == "2099-09-27"  # Friday -> make-up Sunday
+    assert days("2099-09-30", 1) == "2099-10-08"  # over National Day
+    assert days("2099-10-09", 1) == "2099-10-10"  # Friday -> make-up Saturday
+    assert days("2099-10-10", 1) == "2099-10-12"  # an ordinary weekend after it
+    assert [r.action for r in db.scalars(sa.select(AuditRecord).where(
+        AuditRecord.entity_type == "calendar_years"))] == ["calendar.publish"]
+    listed = client.get("/v1/calendar/years", headers=headers).json()
+    assert [y["year"] for y in listed] == [UNKNOWN_YEAR]
+
+
+def test_publishing_again_corrects_the_year(
+        client: TestClient, db: Session, auth_headers) -> None:
+    headers = _national_staff(db, auth_headers)
+    client.put(f"/v1/calendar/years/{UNKNOWN_YEAR}", json=NOTICE, headers=headers)
+    corrected = NOTICE | {"holidays": NOTICE["holidays"][:3]}
+    response = client.put(f"/v1/calendar/years/{UNKNOWN_YEAR}", json=corrected, headers=headers)
+    assert response.status_code == 200
+    assert db.get(CalendarYear, UNKNOWN_YEAR).holidays == NOTICE["holidays"][:3]
+    assert WorkingCalendar(db).is_working_day(D(UNKNOWN_YEAR, 10, 5))  # a Monday again
+    audits = db.scalars(sa.select(AuditRecord).where(
+        AuditRecord.entity_type == "calendar_years").order_by(AuditRecord.id)).all()
+    assert len(audits[-1].before["holidays"]) == 7 and len(audits[-1].after["holidays"]) == 3
+
+
+@pytest.mark.parametrize(("change", "status", "code", "field"), [
+    ({"holidays": ["2098-12-31"]}, 422, "invalid_input", "holidays[0]"),
+    ({"workdays": ["2099-10-05"]}, 422, "invalid_input", "workdays[0]"),  # a Monday
+    ({"workdays": ["2099-10-03"], "holidays": ["2099-10-03"]}, 422, "invalid_input", "workdays"),
+    ({"source": ""}, 422, "validation_error", None),
+])
+def test_a_wrong_notice_is_refused_and_changes_nothing(
+        client: TestClient, db: Session, auth_headers, change, status, code, field) -> None:
+    headers = _national_staff(db, auth_headers)
+    response = client.put(f"/v1/calendar/years/{UNKNOWN_YEAR}", json=NOTICE | change,
+                          headers=headers)
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert error["code"] == code
+    if field:
+        assert error["field"] == field
+    assert db.get(CalendarYear, UNKNOWN_YEAR) is None
+
+
+def test_only_the_national_center_publishes(
+        client: TestClient, db: Session, auth_headers) -> None:
+    url = f"/v1/calendar/years/{UNKNOWN_YEAR}"
+    provincial = auth_headers("center_staff", factories.make_center(db))
+    assert client.put(url, json=NOTICE, headers=provincial).status_code == 403
+    bank = auth_headers("bank_operator", factories.make_bank(db))
+    assert client.put(url, json=NOTICE, headers=bank).status_code == 403
+    assert client.put("/v1/calendar/years/2024", json=NOTICE | {
+        "holidays": ["2024-10-01"], "workdays": []},
+        headers=_national_staff(db, auth_headers)).json()["error"]["code"] == "calendar_known"
+    assert db.get(CalendarYear, UNKNOWN_YEAR) is None

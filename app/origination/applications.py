@@ -24,7 +24,7 @@ from app.origination.models import (
     DecisionKind,
 )
 from app.origination.quota import consume_quota, policy_on, year_start
-from app.reference.calendar import add_working_days
+from app.reference.calendar import WorkingCalendar
 from app.reference.models import StudentCategory, University
 from app.reference.service import agreement_in_force
 from app.servicing.service import find_or_create_borrower
@@ -227,7 +227,8 @@ def submit_batch(
         university_id=university.id, center_id=university.center_id,
         bank_id=agreement.bank_id, agreement_id=agreement.id, submitted_on=submitted_on,
         deadline_working_days=agreement.approval_deadline_working_days,
-        deadline_on=add_working_days(submitted_on, agreement.approval_deadline_working_days),
+        deadline_on=WorkingCalendar(session).add_working_days(
+            submitted_on, agreement.approval_deadline_working_days),
         submitted_by=principal.user_name,
     )
     session.add(batch)

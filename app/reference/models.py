@@ -126,3 +126,19 @@ class Enrolment(Base):
     full_time: Mapped[bool] = mapped_column(sa.Boolean)
     count: Mapped[int] = mapped_column(sa.Integer)
     created_at: Mapped[CreatedAt]
+
+
+class CalendarYear(Base):
+    """A year of the official working-day calendar published by the center from
+    the State Council's notice (国务院办公厅关于部分节假日安排的通知), for a year
+    the ``chinesecalendar`` library does not cover yet.  Days not listed follow
+    the week: Monday to Friday work, Saturday and Sunday rest."""
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(sa.String(200))  # the notice it was taken from
+    holidays: Mapped[list[str]] = mapped_column(sa.JSON)  # ISO dates off work
+    workdays: Mapped[list[str]] = mapped_column(sa.JSON)  # ISO weekend dates worked (调休)
+    published_by: Mapped[str] = mapped_column(sa.String(200))
+    published_at: Mapped[CreatedAt]

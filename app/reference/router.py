@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter, Query, Response, status
+import sqlalchemy as sa
+from fastapi import APIRouter, Path, Query, Response, status
 
 from app.auth.deps import CurrentPrincipal
 from app.auth.scope import get_visible, select_visible
 from app.db import Base
 from app.deps import DbSession
 from app.reference import service
-from app.reference.calendar import add_working_days
-from app.reference.models import Agreement, Bank, Center, Enrolment, University
+from app.reference.calendar import WorkingCalendar, publish_year
+from app.reference.models import (
+    Agreement,
+    Bank,
+    CalendarYear,
+    Center,
+    Enrolment,
+    University,
+)
 from app.reference.schemas import (
     AgreementCreate,
     AgreementOut,
@@ -20,6 +28,8 @@ from app.reference.schemas import (
     BankCreate,
     BankOut,
     BankPatch,
+    CalendarYearIn,
+    CalendarYearOut,
     CenterCreate,
     CenterOut,
     CenterPatch,
@@ -265,9 +275,27 @@ def delete_agreement(
 
 @router.get("/calendar/working-days", response_model=WorkingDaysOut, tags=["calendar"])
 def working_days(
+    session: DbSession,
     _principal: CurrentPrincipal,
     start: dt.date,
     days: int = Query(ge=0, le=366),
 ) -> WorkingDaysOut:
     """The date ``days`` working days after ``start`` on China's official calendar."""
-    return WorkingDaysOut(start=start, working_days=days, date=add_working_days(start, days))
+    date = WorkingCalendar(session).add_working_days(start, days)
+    return WorkingDaysOut(start=start, working_days=days, date=date)
+
+
+@router.get("/calendar/years", response_model=list[CalendarYearOut], tags=["calendar"])
+def published_years(session: DbSession, _principal: CurrentPrincipal) -> list[CalendarYear]:
+    """The years the center published (the library's years are not listed)."""
+    return list(session.scalars(sa.select(CalendarYear).order_by(CalendarYear.year)))
+
+
+@router.put("/calendar/years/{year}", response_model=CalendarYearOut, tags=["calendar"])
+def publish_calendar_year(
+    session: DbSession, principal: CurrentPrincipal, body: CalendarYearIn,
+    year: int = Path(ge=2000, le=2100),
+) -> CalendarYear:
+    """Publish a year the library does not cover yet, from the State Council's
+    notice (national center staff); publishing it again corrects it."""
+    return publish_year(session, principal, year=year, **body.model_dump())

@@ -158,3 +158,21 @@ class WorkingDaysOut(ResponseModel):
     working_days: int
     date: dt.date
 
+
+
+class CalendarYearIn(RequestModel):
+    """A year of the State Council's holiday notice: its holidays and make-up workdays."""
+
+    source: str = Field(min_length=1, max_length=200,
+                        examples=["国办发明电〔2026〕7号"])
+    holidays: list[dt.date] = Field(max_length=366)
+    workdays: list[dt.date] = Field(default_factory=list, max_length=366)
+
+
+class CalendarYearOut(ResponseModel):
+    year: int
+    source: str
+    holidays: list[dt.date]
+    workdays: list[dt.date]
+    published_by: str
+    published_at: dt.datetime

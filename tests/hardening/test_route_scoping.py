@@ -127,6 +127,9 @@ ROUTES: dict[str, Target | Listing | Report | Unscoped] = {
     "PATCH /v1/agreements/{agreement_id}": T,
     "DELETE /v1/agreements/{agreement_id}": T,
     "GET /v1/calendar/working-days": Unscoped("the public working-day calendar"),
+    "GET /v1/calendar/years": Unscoped("the public working-day calendar"),
+    "PUT /v1/calendar/years/{year}": Unscoped("national: only the national center publishes "
+                                               "(tests/test_calendar.py)"),
     "GET /v1/audit": Listing("user_id", "userB"),
     "GET /v1/loans": Listing("id", "loanB", (("bank_id", "bB"),)),
     "GET /v1/loans/{loan_id}": T,
