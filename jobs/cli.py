@@ -152,6 +152,11 @@ def bench(
     repayment_lines: Annotated[int, typer.Option(
         help="lines of the repayment file (at most one per loan)")] = 1_000_000,
     keep: Annotated[bool, typer.Option(help="keep the bench schema or file afterwards")] = False,
+    build_only: Annotated[bool, typer.Option(
+        help="build and keep the portfolio, measure nothing")] = False,
+    schema: Annotated[str | None, typer.Option(
+        help="measure the portfolio a --build-only run kept in this PostgreSQL schema "
+             "(it is changed by measuring: measure a copy of the database)")] = None,
 ) -> None:
     """Build a synthetic portfolio and measure performance.md's figures against
     their bare baselines (ordinary day, due day, repayment file, default list, memory)."""
@@ -159,7 +164,7 @@ def bench(
 
     summary = run_bench(loans=loans, database_url=database_url or get_settings().database_url,
                         workers=workers, repayment_lines=repayment_lines, keep=keep,
-                        log=typer.echo)
+                        build_only=build_only, schema=schema, log=typer.echo)
     if json_file is not None:
         write_json(summary, json_file)
         typer.echo(f"summary written to {json_file}")

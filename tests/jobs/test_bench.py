@@ -1,0 +1,58 @@
+"""``loans bench`` end to end on a tiny portfolio: every figure measured against
+its baseline, and a kept portfolio measured later (``--build-only``, ``--schema``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from app import cli
+from app.db import make_engine
+from tests.conftest import PG_URL
+
+pytestmark = pytest.mark.pg_only
+LOANS = 40  # two of them reportable defaults (every 20th)
+
+
+def _schemas() -> set[str]:
+    engine = make_engine(PG_URL)
+    with engine.connect() as conn:
+        names = set(conn.scalars(sa.text(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'bench_%'")))
+    engine.dispose()
+    return names
+
+
+def _bench(*args: str) -> str:
+    result = CliRunner().invoke(cli.app, ["bench", "--database-url", PG_URL, "--workers", "1",
+                                          "--loans", str(LOANS), *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_a_kept_portfolio_is_measured_later(tmp_path: Path) -> None:
+    before = _schemas()
+    output = _bench("--build-only", "--json", str(tmp_path / "built.json"))
+    [schema] = _schemas() - before
+    built = json.loads((tmp_path / "built.json").read_text())
+    assert built["loans"] == LOANS and built["figures"] == {}
+    assert f"search_path={schema}" in output
+
+    _bench("--schema", schema, "--repayment-lines", "10", "--json", str(tmp_path / "m.json"))
+    summary = json.loads((tmp_path / "m.json").read_text())
+    assert summary["loans"] == LOANS
+    figures = summary["figures"]
+    assert figures["ordinary_day"]["loans"] == 0
+    assert figures["due_day"]["loans"] == LOANS
+    assert figures["repayment_file"]["lines"] == 10
+    assert figures["default_list"]["defaults"] == LOANS // 20
+    for figure in figures.values():
+        assert figure["seconds"] > 0 and figure["baseline_seconds"] > 0
+        # seconds and baseline are printed rounded to the millisecond, the ratio is not
+        assert figure["ratio"] == pytest.approx(figure["seconds"] / figure["baseline_seconds"],
+                                                rel=0.2)
+    assert schema not in _schemas()  # measured, then dropped (no --keep)
