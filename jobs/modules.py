@@ -25,7 +25,7 @@ def _default_list(session: Session, day: dt.date, _lo: int, _hi: int) -> ChunkRe
 
 
 def _subsidy(session: Session, day: dt.date, _lo: int, _hi: int) -> ChunkResult:
-    from app.subsidy.service import settle
+    from app.subsidy.settlement import settle
 
     summary = settle(session, day)
     return ChunkResult(items=summary.lines)

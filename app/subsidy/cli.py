@@ -17,7 +17,7 @@ def settle(
     """Issue the subsidy statements of a settlement date (re-running issues nothing)."""
     from app.cli import cli_session, fail
     from app.money import fmt
-    from app.subsidy.service import settle as run
+    from app.subsidy.settlement import settle as run
 
     try:
         day = dt.date.fromisoformat(date)

@@ -41,7 +41,7 @@ from app.servicing.models import EventKind
 from app.servicing.reconcile import loan_differences
 from app.servicing.service import record_event, run_loan
 from app.subsidy.models import SubsidyStatement, SubsidyStatementLine
-from app.subsidy.service import settle
+from app.subsidy.settlement import settle
 
 D = dt.date.fromisoformat
 OPERATOR = Principal.operator("test")
