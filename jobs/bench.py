@@ -70,7 +70,7 @@ def id_number(n: int) -> str:
 
     born = dt.date(1980, 1, 1) + dt.timedelta(days=n // 1000)
     body = f"110105{born:%Y%m%d}{n % 1000:03d}"
-    return body + ric.calc_check_digit(body)
+    return body + ric.calc_check_digit(body + "0")  # it reads the first 17 of 18 characters
 
 
 def _plan(grace: int, term: int, method: str) -> dict[str, Any]:
