@@ -19,7 +19,6 @@ import datetime as dt
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -35,6 +34,7 @@ sys.path.insert(0, str(REPO))
 from app.db import make_engine, make_session_factory, run_migrations, session_scope  # noqa: E402
 from app.servicing.models import EventKind, LoanEvent  # noqa: E402
 from app.servicing.service import record_event  # noqa: E402
+from jobs.http_load import Tally, api_server  # noqa: E402
 from tests import factories  # noqa: E402
 
 
@@ -62,7 +62,7 @@ def seed(url: str, *, loans: int, clients: int) -> tuple[list[int], list[str]]:
 
 
 async def client_loop(n: int, base: str, token: str, loan_ids: list[int], until: float,
-                      latencies: list[float], statuses: Counter, writes: Counter) -> None:
+                      tally: Tally, writes: Counter) -> None:
     rng = random.Random(n)
     headers = {"Authorization": f"Bearer {token}"}
     seq = 0
@@ -88,40 +88,19 @@ async def client_loop(n: int, base: str, token: str, loan_ids: list[int], until:
                 request = http.post(f"/v1/loans/{loan}/payments", json={
                     "value_date": "2026-01-10", "amount": "1.00",
                     "bank_txn_id": f"LOAD-{n}-{seq}"})
-            started = time.perf_counter()
-            try:
-                response = await request
-                status = response.status_code
-            except httpx.HTTPError as exc:
-                status = f"transport:{type(exc).__name__}"
-            latencies.append(time.perf_counter() - started)
-            statuses[status] += 1
-            if roll >= 0.6 and status == 201:
+            response = await tally.send(request)
+            if roll >= 0.6 and response is not None and response.status_code == 201:
                 writes[kind] += 1
 
 
 async def drive(base: str, tokens: list[str], loan_ids: list[int], seconds: float):
-    latencies: list[float] = []
-    statuses: Counter = Counter()
+    tally = Tally()
     writes: Counter = Counter()
     until = time.monotonic() + seconds
     started = time.perf_counter()
-    await asyncio.gather(*(client_loop(i, base, token, loan_ids, until, latencies, statuses,
-                                       writes) for i, token in enumerate(tokens)))
-    return latencies, statuses, writes, time.perf_counter() - started
-
-
-def wait_ready(base: str, proc: subprocess.Popen) -> None:
-    for _ in range(120):
-        if proc.poll() is not None:
-            raise SystemExit("server exited")
-        try:
-            if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("server not ready")
+    await asyncio.gather(*(client_loop(i, base, token, loan_ids, until, tally, writes)
+                           for i, token in enumerate(tokens)))
+    return tally, writes, time.perf_counter() - started
 
 
 def main() -> None:
@@ -136,19 +115,8 @@ def main() -> None:
     args = parser.parse_args()
 
     loan_ids, tokens = seed(args.database, loans=args.loans, clients=args.clients)
-    base = f"http://127.0.0.1:{args.port}"
-    env = os.environ | {"LOANS_DATABASE_URL": args.database, "LOANS_LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host",
-         "127.0.0.1", "--port", str(args.port), "--workers", str(args.workers),
-         "--no-access-log", "--backlog", "4096"], cwd=REPO, env=env)
-    try:
-        wait_ready(base, server)
-        latencies, statuses, writes, elapsed = asyncio.run(
-            drive(base, tokens, loan_ids, args.seconds))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with api_server(args.database, workers=args.workers, port=args.port) as base:
+        tally, writes, elapsed = asyncio.run(drive(base, tokens, loan_ids, args.seconds))
 
     engine = make_engine(args.database)
     with engine.connect() as conn:
@@ -158,23 +126,19 @@ def main() -> None:
     engine.dispose()
     stored = {getattr(k, "value", k): v for k, v in stored.items()}
 
-    latencies.sort()
+    latencies = sorted(tally.latencies)
     total = len(latencies)
-
-    def pct(p: float) -> float:
-        return latencies[min(total - 1, int(p * total))] * 1000
-
-    server_errors = sum(c for s, c in statuses.items() if isinstance(s, int) and s >= 500)
-    transport = sum(c for s, c in statuses.items() if isinstance(s, str))
     print(f"clients {args.clients}, {elapsed:.1f} s, {total} requests, "
           f"{total / elapsed:.1f} requests/s")
-    print(f"latency ms: p50 {pct(0.50):.0f}, p90 {pct(0.90):.0f}, p99 {pct(0.99):.0f}, "
+    print(f"latency ms: p50 {tally.percentile_ms(0.50):.0f}, "
+          f"p90 {tally.percentile_ms(0.90):.0f}, p99 {tally.percentile_ms(0.99):.0f}, "
           f"max {latencies[-1] * 1000:.0f}, mean {statistics.fmean(latencies) * 1000:.0f}")
-    print(f"statuses: {dict(sorted(statuses.items(), key=str))}")
+    print(f"statuses: {dict(sorted(tally.statuses.items(), key=str))}")
     print(f"writes answered 201: {dict(writes)}; rows stored: {stored}")
     lost = {k: writes[k] - stored.get(k, 0) for k in ("contact", "payment")}
-    print(f"lost writes: {lost}; 5xx: {server_errors}; transport errors: {transport}")
-    if server_errors or transport or any(lost.values()):
+    failures = tally.failures()
+    print(f"lost writes: {lost}; 5xx and transport errors: {failures}")
+    if failures or any(lost.values()):
         raise SystemExit(1)
 
 
