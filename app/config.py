@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # Start the job scheduler (and an in-process worker) inside the API
     # process: the single-machine default of ``make run``.
     run_scheduler: bool = False
+    # Mount the bare endpoint of ``loans bench``'s API figure (jobs/bench_route.py):
+    # the bench sets it on the server it starts; never in production.
+    bench_routes: bool = False
 
     # Logs: one JSON object per line on stderr ("text" for humans at a terminal).
     log_format: Literal["json", "text"] = "json"

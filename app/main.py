@@ -78,6 +78,10 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router, prefix="/v1", responses=ERROR_RESPONSES)
     app.include_router(operations_router)
+    if settings.bench_routes:
+        from jobs.bench_route import router as bench_router
+
+        app.include_router(bench_router)
     # Outermost last: request id and metrics see every answer, 413 and 429 included.
     app.add_middleware(
         ConcurrencyLimitMiddleware, limit=settings.db_pool_size + settings.db_max_overflow)

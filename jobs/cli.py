@@ -148,9 +148,14 @@ def bench(
         help="database to build in (PostgreSQL: a fresh schema; default: LOANS_DATABASE_URL)",
     )] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="write the summary here")] = None,
-    workers: Annotated[int, typer.Option(help="worker processes for the daily job")] = 2,
+    workers: Annotated[int, typer.Option(
+        help="worker processes for the daily job and of the API server")] = 2,
     repayment_lines: Annotated[int, typer.Option(
         help="lines of the repayment file (at most one per loan)")] = 1_000_000,
+    api_clients: Annotated[int, typer.Option(
+        help="concurrent HTTP clients of the API figure", min=1)] = 32,
+    api_seconds: Annotated[float, typer.Option(
+        help="seconds measured on each side of the API figure (0: skip it)", min=0)] = 15,
     keep: Annotated[bool, typer.Option(help="keep the bench schema or file afterwards")] = False,
     build_only: Annotated[bool, typer.Option(
         help="build and keep the portfolio, measure nothing")] = False,
@@ -159,11 +164,13 @@ def bench(
              "(it is changed by measuring: measure a copy of the database)")] = None,
 ) -> None:
     """Build a synthetic portfolio and measure performance.md's figures against
-    their bare baselines (ordinary day, due day, repayment file, default list, memory)."""
+    their bare baselines (ordinary day, due day, repayment file, default list, memory,
+    API origination requests/s against a bare INSERT endpoint)."""
     from jobs.bench import run_bench, write_json
 
     summary = run_bench(loans=loans, database_url=database_url or get_settings().database_url,
-                        workers=workers, repayment_lines=repayment_lines, keep=keep,
+                        workers=workers, repayment_lines=repayment_lines,
+                        api_clients=api_clients, api_seconds=api_seconds, keep=keep,
                         build_only=build_only, schema=schema, log=typer.echo)
     if json_file is not None:
         write_json(summary, json_file)

@@ -1,5 +1,6 @@
 """``loans bench`` end to end on a tiny portfolio: every figure measured against
-its baseline, and a kept portfolio measured later (``--build-only``, ``--schema``)."""
+its baseline, and a kept portfolio measured later (``--build-only``, ``--schema``),
+the API figure included (jobs/bench_api.py; its own test looks closer)."""
 
 from __future__ import annotations
 
@@ -42,10 +43,15 @@ def test_a_kept_portfolio_is_measured_later(tmp_path: Path) -> None:
     assert built["loans"] == LOANS and built["figures"] == {}
     assert f"search_path={schema}" in output
 
-    _bench("--schema", schema, "--repayment-lines", "10", "--json", str(tmp_path / "m.json"))
+    _bench("--schema", schema, "--repayment-lines", "10", "--api-clients", "2",
+           "--api-seconds", "1", "--json", str(tmp_path / "m.json"))
     summary = json.loads((tmp_path / "m.json").read_text())
     assert summary["loans"] == LOANS
     figures = summary["figures"]
+    api = figures.pop("api_origination")
+    assert api["requests_per_second"] > 0 and api["baseline_requests_per_second"] > 0
+    assert api["created"]["approval"] == api["created"]["application"] > 0
+    assert (api["clients"], api["quota"]) == (2, "ample")
     assert figures["ordinary_day"]["loans"] == 0
     assert figures["due_day"]["loans"] == LOANS
     assert figures["repayment_file"]["lines"] == 10
