@@ -11,14 +11,17 @@ center's bank; one origination is four requests: the student's application,
 its vetting, its batch, and the bank's approval, which consumes the
 university's quota (the guarded UPDATE of ``consume_quota``).  The quota is
 ample unless given; approvals it refuses (409 ``quota_exceeded``) are a real
-outcome, counted and shown.  Each side is warmed up, then measured for
-``seconds``; any 5xx, transport failure or other unexpected answer fails the
-bench, and afterwards every 201 must be a row in the database.
+outcome, counted and shown.  Each side is warmed up (one unit of work per
+client, then a few seconds), then measured for ``seconds``; any 5xx,
+transport failure or other unexpected answer fails the bench, and afterwards
+every 201 must be a row in the database.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import math
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -67,9 +70,11 @@ def student(n: int) -> dict[str, Any]:
             "expected_graduation_on": "2029-06-30", "phone": "13800000000"}
 
 
-async def originate(officer: httpx.AsyncClient, bank: httpx.AsyncClient, tally: Tally,
-                    outcome: Outcome, n: int) -> None:
-    """One origination, step by step; stops at the first answer not expected."""
+async def originate(http: httpx.AsyncClient, office: tuple[dict[str, str], dict[str, str]],
+                    tally: Tally, outcome: Outcome, n: int) -> None:
+    """One origination, step by step, with the office's (officer, bank) headers;
+    stops at the first answer not expected."""
+    officer, bank = office
 
     async def step(name: str, request: Awaitable[httpx.Response], expected: int
                    ) -> dict[str, Any] | None:
@@ -86,82 +91,84 @@ async def originate(officer: httpx.AsyncClient, bank: httpx.AsyncClient, tally: 
             outcome.unexpected.append(f"{name}: {response.status_code} {response.text[:300]}")
         return None
 
-    application = await step("application", officer.post("/v1/applications", json={
+    application = await step("application", http.post("/v1/applications", headers=officer, json={
         "student": student(n), "academic_year": YEAR, "materials_complete": True,
         "years": [{"academic_year": YEAR, "amount": str(AMOUNT)}]}), 201)
     if application is None:
         return
     path = f"/v1/applications/{application['id']}"
-    if await step("vetting", officer.post(f"{path}/vet"), 200) is None:
+    if await step("vetting", http.post(f"{path}/vet", headers=officer), 200) is None:
         return
-    if await step("batch", officer.post("/v1/batches", json={
+    if await step("batch", http.post("/v1/batches", headers=officer, json={
             "application_ids": [application["id"]], "submitted_on": SUBMITTED_ON}), 201) is None:
         return
-    await step("approval", bank.post(f"{path}/decision", json={
+    await step("approval", http.post(f"{path}/decision", headers=bank, json={
         "decision": "approved", "decided_on": DECIDED_ON}), 201)
 
 
 async def drive(clients: int, seconds: float,
-                loop: Callable[[int, Tally, float], Awaitable[None]]) -> Tally:
-    """``clients`` loops until warm-up plus ``seconds`` are over; the tally's
-    window is the measured part (answers arriving after warm-up)."""
-    started = time.perf_counter()
-    warmup = warmup_seconds(seconds)
-    tally = Tally(window=(started + warmup, started + warmup + seconds))
-    await asyncio.gather(*(loop(i, tally, tally.window[1]) for i in range(clients)))
+                unit: Callable[[int, Tally], Awaitable[None]]) -> Tally:
+    """``clients`` concurrent loops of ``unit`` (client number, tally): first
+    one unit each, so the server's cold paths are behind every client, then
+    on through the warm-up and the measured ``seconds``.  The tally's window
+    is the measured part."""
+
+    async def loop(i: int, until: float) -> None:
+        await unit(i, tally)
+        while time.perf_counter() < until:
+            await unit(i, tally)
+
+    tally = Tally(window=(math.inf, math.inf))
+    await asyncio.gather(*(loop(i, 0.0) for i in range(clients)))
+    start = time.perf_counter() + warmup_seconds(seconds)
+    tally.window = (start, start + seconds)
+    await asyncio.gather(*(loop(i, tally.window[1]) for i in range(clients)))
     return tally
 
 
 def prepare(engine: Engine, ids: dict[str, int], *, clients: int,
-            quota: Decimal) -> list[tuple[str, str]]:
+            quota: Decimal) -> list[tuple[dict[str, str], dict[str, str]]]:
     """The bare table, the university's quota for the year, and each client's
-    keys: (university officer token, bank operator token)."""
+    keys: (university officer headers, bank operator headers)."""
     BARE.create(engine)
     with session_scope(make_session_factory(engine)) as session:
         create_quota(session, OPERATOR, university_id=ids["university"], academic_year=YEAR,
                      actual=quota, reason="loans bench")
 
-        def token(role: Role, org_id: int, i: int) -> str:
+        def key(role: Role, org_id: int, i: int) -> dict[str, str]:
             user = auth.create_user(session, OPERATOR, name=f"bench {ROLE_ORG[role].value} {i}",
                                     role=role, org_id=org_id)
-            return auth.issue_key(session, OPERATOR, user=user)[1]
+            return {"Authorization": f"Bearer {auth.issue_key(session, OPERATOR, user=user)[1]}"}
 
-        return [(token(Role.university_officer, ids["university"], i),
-                 token(Role.bank_operator, ids["bank"], i)) for i in range(clients)]
+        return [(key(Role.university_officer, ids["university"], i),
+                 key(Role.bank_operator, ids["bank"], i)) for i in range(clients)]
 
 
 def measure(engine: Engine, ids: dict[str, int], *, clients: int, seconds: float,
             workers: int, students_from: int, quota: Decimal = AMPLE_QUOTA) -> dict[str, Any]:
     """The figure: both sides on one server, then the rows counted."""
-    keys = prepare(engine, ids, clients=clients, quota=quota)
+    offices = prepare(engine, ids, clients=clients, quota=quota)
     outcome = Outcome()
+    students = itertools.count(students_from)
 
-    def headers(token: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token}"}
+    async def bare_insert(http: httpx.AsyncClient, i: int, tally: Tally) -> None:
+        response = await tally.send(http.post("/bench/bare-insert", json={"note": f"client {i}"}))
+        if response is not None and response.status_code == 201:
+            outcome.created["bare"] += 1
+
+    async def both_sides(base: str) -> tuple[Tally, Tally]:
+        # One client object for all (creating one costs tens of milliseconds,
+        # which would stall every request in flight), a connection per client.
+        async with httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(
+                max_connections=clients, max_keepalive_connections=clients)) as http:
+            bare = await drive(clients, seconds, lambda i, tally: bare_insert(http, i, tally))
+            origination = await drive(clients, seconds, lambda i, tally: originate(
+                http, offices[i], tally, outcome, next(students)))
+        return bare, origination
 
     with api_server(engine.url.render_as_string(hide_password=False), workers=workers,
                     env=SERVER_ENV) as base:
-        async def bare_loop(i: int, tally: Tally, until: float) -> None:
-            async with httpx.AsyncClient(base_url=base, timeout=60) as http:
-                while time.perf_counter() < until:
-                    response = await tally.send(http.post("/bench/bare-insert",
-                                                          json={"note": f"client {i}"}))
-                    if response is not None and response.status_code == 201:
-                        outcome.created["bare"] += 1
-
-        async def office_loop(i: int, tally: Tally, until: float) -> None:
-            officer_token, bank_token = keys[i]
-            async with httpx.AsyncClient(base_url=base, headers=headers(officer_token),
-                                         timeout=60) as officer, \
-                    httpx.AsyncClient(base_url=base, headers=headers(bank_token),
-                                      timeout=60) as bank:
-                n = students_from + i
-                while time.perf_counter() < until:
-                    await originate(officer, bank, tally, outcome, n)
-                    n += clients
-
-        bare = asyncio.run(drive(clients, seconds, bare_loop))
-        origination = asyncio.run(drive(clients, seconds, office_loop))
+        bare, origination = asyncio.run(both_sides(base))
 
     failures = {"bare": bare.failures(), "origination": origination.failures()}
     if failures["bare"] or failures["origination"] or outcome.unexpected:
