@@ -6,7 +6,7 @@ Conventions (see also CONVENTIONS.md):
   (so SQLite's rowid autoincrement works): use ``IdPk`` / ``ID_TYPE``;
 * timestamps are timezone-aware UTC (``UTCDateTime``); naive datetimes are refused;
 * money is ``Numeric(18, 2)`` yuan (``MONEY``), rates ``Numeric(9, 6)`` (``RATE``),
-  always ``Decimal`` in Python, never float;
+  unrounded accumulators ``ExactDecimal``, always ``Decimal`` in Python, never float;
 * services never commit: the request (``get_session``) or the job owns the transaction.
 """
 
@@ -96,6 +96,30 @@ class ExactNumeric(TypeDecorator[Decimal]):
         if value is None:
             return None
         return Decimal(str(value)).quantize(self.quantum)
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A ``Decimal`` of any scale kept exactly (the engine's unrounded
+    accumulators): unconstrained ``NUMERIC`` on PostgreSQL, text on SQLite,
+    whose REAL would round it.  Never compared or summed in SQL."""
+
+    impl = sa.Numeric
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.Text())
+        return dialect.type_descriptor(sa.Numeric())
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("float given for an exact decimal column: use Decimal")
+        return str(value) if dialect.name == "sqlite" else Decimal(value)
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        return None if value is None else Decimal(value)
 
 
 MONEY = ExactNumeric(18, 2)

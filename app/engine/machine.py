@@ -286,15 +286,22 @@ class LoanMachine:
         self.day = day + (days - 1) * DAY
 
     def _accrue(self, day: dt.date, days: int) -> None:
-        overdue = sum((b.unpaid for b in self.bills if b.due < day), ZERO)
         due_today = sum((b.principal_unpaid for b in self.bills if b.due >= day), ZERO)
         with localcontext(EXACT):
             raw = (self.principal_unbilled + due_today) * self.rate * days
             finance = raw * self.policy.finance_share(in_school=self.in_school)
             self.acc_finance += finance
             self.acc_borrower += raw - finance
+            self.acc_penalty += self.penalty_per_day(day) * days
+
+    def penalty_per_day(self, day: dt.date) -> Decimal:
+        """What the end of ``day`` adds to ``acc_penalty`` (yuan·days): penalty on
+        overdue principal and compound interest on overdue interest (bills due
+        before ``day`` and unpaid), at the penalty rate (§6)."""
+        overdue = sum((b.unpaid for b in self.bills if b.due < day), ZERO)
+        with localcontext(EXACT):
             penalty_rate = self.rate * (1 + self.terms.penalty_markup)
-            self.acc_penalty += overdue * penalty_rate * days
+            return overdue * penalty_rate
 
     # ------------------------------------------------------------------ events
     def apply(self, event: Event) -> None:

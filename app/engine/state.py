@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from app.engine.events import Event
 from app.engine.machine import Allocation, Bill, Claim, LoanMachine, Terms, _fen
-from app.money import ZERO
+from app.money import EXACT, ZERO
 
 
 @dataclass(frozen=True)
@@ -151,6 +151,16 @@ def read_state(machine: LoanMachine, as_of: dt.date) -> LoanState:
             unapplied=_sum(p.to_unapplied for p in payments),
         ),
     )
+
+
+def penalty_after(acc_penalty: Decimal, per_day: Decimal, days: int) -> Decimal:
+    """The penalty accrued as ``read_state`` reports it, ``days`` days after a
+    machine's day on which ``acc_penalty`` and ``per_day``
+    (``LoanMachine.penalty_per_day`` of the next day) were read, when nothing
+    happens in between (no event, no action date: ``LoanMachine.next_action``):
+    the exact accumulator goes on by ``per_day`` a day, as the machine would."""
+    with localcontext(EXACT):
+        return _fen(acc_penalty + per_day * days)
 
 
 def simulate(terms: Terms, events: list[Event], as_of: dt.date) -> LoanState:

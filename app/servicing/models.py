@@ -5,8 +5,10 @@ reversal event that names it, and the engine simply leaves it out.  The
 figures cached on ``Loan`` (``serviced_through`` and the delinquency
 columns) are what the last servicing run decided as of ``serviced_through``
 (days past due grow by themselves after it: as-of date minus the oldest
-unpaid due date); any as-of question is answered by running the engine over
-the events again.
+unpaid due date, and so does the penalty, by ``acc_penalty_per_day``); they
+answer for an as-of date up to the day before ``next_action_on`` (the
+default list reads them so); any other as-of question is answered by running
+the engine over the events again.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
-from app.db import ID_TYPE, MONEY, RATE, Base, CreatedAt, IdPk, enum_type
+from app.db import ID_TYPE, MONEY, RATE, Base, CreatedAt, ExactDecimal, IdPk, enum_type
 from app.privacy.types import IdNumber, lookup_hash_of
 
 
@@ -91,6 +93,12 @@ class Loan(Base):
     days_past_due: Mapped[int] = mapped_column(sa.Integer, default=0)
     arrears_run_start: Mapped[dt.date | None] = mapped_column(sa.Date)
     default_reportable: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    # The machine's exact penalty accumulator (yuan·days, i.e. ×360, unrounded)
+    # and what each day after serviced_through adds to it until next_action_on:
+    # the penalty accrued on any as-of date in between, without the engine
+    # (``app.engine.state.penalty_after``; the default list reads it).
+    acc_penalty: Mapped[Decimal | None] = mapped_column(ExactDecimal())
+    acc_penalty_per_day: Mapped[Decimal | None] = mapped_column(ExactDecimal())
     # The earliest event date recorded since the last run: servicing must
     # recompute from there (a backdated payment or status event).
     dirty_from: Mapped[dt.date | None] = mapped_column(sa.Date, index=True)

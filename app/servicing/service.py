@@ -123,6 +123,8 @@ def cached_figures(machine: LoanMachine, through: dt.date) -> dict[str, Any]:
         "days_past_due": s.days_past_due,
         "arrears_run_start": s.arrears_run_start,
         "default_reportable": s.default_reportable,
+        "acc_penalty": machine.acc_penalty,
+        "acc_penalty_per_day": machine.penalty_per_day(through + dt.timedelta(days=1)),
     }
 
 
