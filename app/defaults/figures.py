@@ -1,21 +1,43 @@
-"""Loans' figures as of a date, in bulk: the engine over chunks of loans.
+"""Reportable defaults as of a date, in bulk: read from the figures the
+nightly job cached where they answer, from the engine only where they cannot.
 
 The default rule (servicing-rules.md §8) is the engine's
-(``LoanState.default_reportable``); this module only decides *which* loans
-to ask it about and reads many loans' events in one query per chunk.
+(``LoanState.default_reportable``); this module decides, loan by loan, where
+the engine's answer for ``as_of`` is read.  Every row is that answer, to the
+fen; events dated after ``as_of`` never enter it, so the list of a past date
+does not move when later payments are posted.
 
-Which loans can be reportable on ``as_of``?  Only those whose arrears run
-started on or before ``cutoff = as_of − (threshold + 1)`` (the smallest
-threshold of any policy version, so a superset).  The cached figures on
-``Loan`` answer that cheaply when they describe a date ``S`` with
-``cutoff ≤ S ≤ as_of`` and no event was recorded since (a run ongoing on
-``as_of`` that began by ``cutoff`` was ongoing on ``S`` too, and with no
-event in between nothing could end it).  Every other loan (a past
-``as_of``, a loan not serviced lately, one with unserviced events) is
-asked of the engine if it had any disbursement by ``cutoff`` — the engine
-scan fallback.  Events dated after ``as_of`` never enter the engine's
-as-of state, so the list of a past date does not move when later payments
-are posted.
+**From the cache** (set-based, no engine run).  The figures cached on
+``Loan`` describe the end of ``serviced_through`` (S).  They are *current*
+for ``as_of`` when S ≤ ``as_of``, no event was recorded since (``dirty_from``
+is null), ``next_action_on`` is after ``as_of`` (or none) and the penalty
+accumulator is cached.  Then, by ``LoanMachine.next_action``, the days after
+S through ``as_of`` change nothing but the passing of days, so the engine's
+state on ``as_of`` is the cached one with its days grown: arrears days =
+``as_of`` − run start, days past due grown by ``as_of`` − S, overdue amounts,
+principal outstanding and ``default_reportable`` unchanged, the penalty
+accumulator grown by ``acc_penalty_per_day`` a day and rounded by the engine
+(``app.engine.state.penalty_after``).  Once the nightly job of a date has
+run, every loan without unserviced events is current for that date: its
+list is one streamed query (a server-side cursor on PostgreSQL) and a little
+arithmetic per defaulter.
+
+**Stale loans** — the cache cannot answer: ``as_of`` before the loan's last
+servicing (a past list), events recorded and not yet serviced, the nightly
+job not yet run through ``as_of`` (``next_action_on`` ≤ ``as_of``), or a
+loan not serviced since the cache gained the penalty columns.  For those
+loans only, the list falls back, never refuses: to the date's snapshot
+(``take_default_snapshot``) when one was taken, except for loans with an
+event recorded after it and dated on or before its date; otherwise to the
+engine, replaying the events of each candidate.  Candidates are the stale
+loans disbursed by ``cutoff = as_of − (threshold + 1)`` (the smallest
+threshold of any policy version) whose arrears run can have started by
+``cutoff``: when the cache describes a date S with ``cutoff ≤ S ≤ as_of``
+and no event since, a run ongoing on ``as_of`` that began by ``cutoff`` was
+ongoing on S too (no event in between could end it), so only loans whose
+cached run started by ``cutoff`` can qualify.  The fallback costs one engine
+run per stale candidate: a list read before the nightly job of its date has
+run, or of a past date without a snapshot, is slower, not different.
 """
 
 from __future__ import annotations
@@ -35,14 +57,15 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.auth.principal import Principal
 from app.auth.scope import visible
 from app.engine.machine import LoanMachine
-from app.engine.state import LoanState, read_state
+from app.engine.state import LoanState, penalty_after, read_state
 from app.policy import policies
 from app.reference.models import Bank, University
 from app.servicing import scope as _scope  # noqa: F401  (registers the loan scope rules)
 from app.servicing.models import Borrower, EventKind, Loan, LoanEvent
 from app.servicing.service import engine_events, terms_of
 
-CHUNK = 1000
+CHUNK = 1000  # loans per engine query
+STREAM = 2000  # rows per fetch of a streamed query
 
 
 @dataclass(frozen=True)
@@ -71,12 +94,26 @@ class DefaultFacts:
         return cls(state.arrears_run_start, o.arrears_days, o.days_past_due, o.principal,
                    o.interest, o.penalty_accrued, state.principal_outstanding)
 
+    @classmethod
+    def cached(cls, row: Any, as_of: dt.date) -> DefaultFacts:
+        """From a loan's cached figures (``CACHED`` columns), current for ``as_of``:
+        the state of ``serviced_through`` with the quiet days since grown in."""
+        days = (as_of - row.serviced_through).days
+        return cls(row.arrears_run_start, (as_of - row.arrears_run_start).days,
+                   row.days_past_due + days if row.days_past_due else 0,
+                   row.overdue_principal, row.overdue_interest,
+                   penalty_after(row.acc_penalty, row.acc_penalty_per_day, days),
+                   row.principal_outstanding)
+
     @property
     def overdue_total(self) -> Decimal:
         return self.overdue_principal + self.overdue_interest + self.penalty_accrued
 
 
 FACT_FIELDS = [f.name for f in fields(DefaultFacts)]
+CACHED = (Loan.serviced_through, Loan.arrears_run_start, Loan.days_past_due,
+          Loan.overdue_principal, Loan.overdue_interest, Loan.acc_penalty,
+          Loan.acc_penalty_per_day, Loan.principal_outstanding)
 
 
 @dataclass(frozen=True)
@@ -145,13 +182,22 @@ def _disbursed_by(day: dt.date) -> ColumnElement[bool]:
 
 
 def default_candidates(as_of: dt.date) -> ColumnElement[bool]:
-    """Loans that may be reportable defaults on ``as_of`` (see the module doc)."""
+    """Stale loans that may be reportable defaults on ``as_of`` (see the module doc)."""
     cutoff = default_cutoff(as_of)
     cache_describes_window = sa.and_(
         Loan.serviced_through.is_not(None), Loan.serviced_through >= cutoff,
         Loan.serviced_through <= as_of, Loan.dirty_from.is_(None))
     return sa.and_(_disbursed_by(cutoff),
                    sa.or_(sa.not_(cache_describes_window), Loan.arrears_run_start <= cutoff))
+
+
+def cache_current(as_of: dt.date) -> ColumnElement[bool]:
+    """Loans whose cached figures answer for ``as_of`` (see the module doc).
+    Never NULL, so its negation selects exactly the stale loans."""
+    return sa.and_(Loan.serviced_through.is_not(None), Loan.serviced_through <= as_of,
+                   Loan.dirty_from.is_(None),
+                   sa.or_(Loan.next_action_on.is_(None), Loan.next_action_on > as_of),
+                   Loan.acc_penalty.is_not(None), Loan.acc_penalty_per_day.is_not(None))
 
 
 def keyset(session: Session, query: sa.Select[Any], chunk: int = CHUNK) -> Iterator[list[Any]]:
@@ -205,26 +251,51 @@ def confirmed_defaults(session: Session, query: sa.Select[Any], as_of: dt.date
                 yield _row(row, DefaultFacts.of(state))
 
 
+def cached_defaults(session: Session, query: sa.Select[Any], as_of: dt.date
+                    ) -> Iterator[DefaultRow]:
+    """The loans of ``query`` current for ``as_of`` and reportable, by loan id,
+    from their cached figures: one query, streamed."""
+    rows = session.execute(
+        query.add_columns(*CACHED).where(cache_current(as_of), Loan.default_reportable)
+        .order_by(Loan.id), execution_options={"yield_per": STREAM})
+    for row in rows:
+        yield _row(row, DefaultFacts.cached(row, as_of))
+
+
+def _stale(query: sa.Select[Any], as_of: dt.date) -> sa.Select[Any]:
+    return query.where(sa.not_(cache_current(as_of)))
+
+
+def _by_loan(*rows: Iterable[DefaultRow]) -> Iterator[DefaultRow]:
+    return heapq.merge(*rows, key=lambda r: r.loan_id)
+
+
+def live_defaults(session: Session, query: sa.Select[Any], as_of: dt.date
+                  ) -> Iterator[DefaultRow]:
+    """The reportable defaults of ``query`` (a ``loans_query``) on ``as_of``, by
+    loan id: cached figures where current, the engine over the stale candidates."""
+    stale = _stale(query, as_of).where(default_candidates(as_of))
+    return _by_loan(cached_defaults(session, query, as_of),
+                    confirmed_defaults(session, stale, as_of))
+
+
 def default_rows(
     session: Session, principal: Principal, as_of: dt.date, filters: Filters = Filters()
 ) -> Iterator[DefaultRow]:
-    """The reportable defaults the caller may see on ``as_of``, by loan id.
-
-    From the date's snapshot when there is one (set-based), the loans whose
-    events changed since it being recomputed; otherwise from the engine over
-    the candidates.
-    """
+    """The reportable defaults the caller may see on ``as_of``, by loan id (see
+    the module doc: the cache, then the date's snapshot, then the engine)."""
     from app.defaults.models import DefaultSnapshot, DefaultSnapshotRow
 
     query = loans_query(principal, as_of, filters)
     snapshot = session.get(DefaultSnapshot, as_of)
     if snapshot is None:
-        yield from confirmed_defaults(session, query.where(default_candidates(as_of)), as_of)
+        yield from live_defaults(session, query, as_of)
         return
     restated = sa.select(LoanEvent.loan_id).where(LoanEvent.event_date <= as_of,
                                                   LoanEvent.created_at > snapshot.taken_at)
+    stale = _stale(query, as_of)
     frozen_query = (
-        query.add_columns(*(getattr(DefaultSnapshotRow, name) for name in FACT_FIELDS))
+        stale.add_columns(*(getattr(DefaultSnapshotRow, name) for name in FACT_FIELDS))
         .join(DefaultSnapshotRow, sa.and_(DefaultSnapshotRow.loan_id == Loan.id,
                                           DefaultSnapshotRow.business_date == as_of))
         .where(Loan.id.not_in(restated))
@@ -233,8 +304,8 @@ def default_rows(
         _row(r, DefaultFacts(*(getattr(r, name) for name in FACT_FIELDS)))
         for rows in keyset(session, frozen_query) for r in rows
     )
-    live = confirmed_defaults(session, query.where(Loan.id.in_(restated)), as_of)
-    yield from heapq.merge(frozen, live, key=lambda r: r.loan_id)
+    live = confirmed_defaults(session, stale.where(Loan.id.in_(restated)), as_of)
+    yield from _by_loan(cached_defaults(session, query, as_of), frozen, live)
 
 
 def all_states(session: Session, query: sa.Select[Any], as_of: dt.date

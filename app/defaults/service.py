@@ -1,7 +1,8 @@
 """Delinquency, default reports, the default and publication lists, snapshots.
 
 Every figure is the engine's (``app.servicing.service.loan_state`` for one
-loan, ``figures`` for many); this module decides who may see what.
+loan; for many, ``figures``: read from the nightly job's cached figures where
+they answer, else from the engine); this module decides who may see what.
 """
 
 from __future__ import annotations
@@ -23,9 +24,8 @@ from app.defaults.figures import (
     DefaultFacts,
     DefaultRow,
     Filters,
-    confirmed_defaults,
-    default_candidates,
     default_rows,
+    live_defaults,
     loans_query,
 )
 from app.defaults.models import DefaultReport, DefaultSnapshot, DefaultSnapshotRow
@@ -140,8 +140,7 @@ def take_default_snapshot(session: Session, *, business_date: dt.date) -> int:
     session.flush()
     query = loans_query(Principal.operator("default snapshot"), business_date, Filters())
     batch: list[dict[str, Any]] = []
-    for row in confirmed_defaults(session, query.where(default_candidates(business_date)),
-                                  business_date):
+    for row in live_defaults(session, query, business_date):
         batch.append({"business_date": business_date, "loan_id": row.loan_id,
                       **{name: getattr(row.facts, name) for name in FACT_FIELDS}})
         head.loans += 1
