@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from dataclasses import dataclass
 
@@ -67,10 +66,18 @@ class BodyLimitMiddleware:
         await self.app(scope, counted_receive, send)
 
 
+NS_PER_SECOND = 10**9
+# A bucket counts tokens in units of 1/(60 * 10**9) token: refilling at
+# ``per_minute`` tokens a minute, it gains exactly ``per_minute`` units a
+# nanosecond, so time (``time.monotonic_ns``) and tokens stay integers and a
+# refill never drifts by a rounding.
+TOKEN = 60 * NS_PER_SECOND
+
+
 @dataclass(slots=True)
 class _Bucket:
-    tokens: float
-    updated: float
+    units: int  # tokens held, in 1/TOKEN
+    updated_ns: int
 
 
 class TokenBuckets:
@@ -79,29 +86,32 @@ class TokenBuckets:
     MAX_KEYS = 100_000
 
     def __init__(self, per_minute: int, burst: int) -> None:
-        self.rate = per_minute / 60.0
-        self.burst = max(burst, 1)
+        self.per_minute = per_minute
+        self.capacity = max(burst, 1) * TOKEN
         self.buckets: dict[str, _Bucket] = {}
 
-    def take(self, key: str, now: float | None = None) -> float:
-        """Take one token for ``key``: 0 if granted, else seconds until one is due."""
-        now = time.monotonic() if now is None else now
+    def take(self, key: str, now_ns: int | None = None) -> int:
+        """Take one token for ``key``: 0 if granted, else nanoseconds until one is due."""
+        now_ns = time.monotonic_ns() if now_ns is None else now_ns
         bucket = self.buckets.get(key)
         if bucket is None:
             if len(self.buckets) >= self.MAX_KEYS:
-                self._forget_full(now)
-            bucket = self.buckets[key] = _Bucket(self.burst, now)
-        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
-        bucket.updated = now
-        if bucket.tokens >= 1:
-            bucket.tokens -= 1
-            return 0.0
-        return (1 - bucket.tokens) / self.rate
+                self._forget_full(now_ns)
+            bucket = self.buckets[key] = _Bucket(self.capacity, now_ns)
+        bucket.units = self._refilled(bucket, now_ns)
+        bucket.updated_ns = now_ns
+        if bucket.units >= TOKEN:
+            bucket.units -= TOKEN
+            return 0
+        return -(-(TOKEN - bucket.units) // self.per_minute)  # ceiling
 
-    def _forget_full(self, now: float) -> None:
+    def _refilled(self, bucket: _Bucket, now_ns: int) -> int:
+        return min(self.capacity, bucket.units + (now_ns - bucket.updated_ns) * self.per_minute)
+
+    def _forget_full(self, now_ns: int) -> None:
         """Drop buckets that have refilled (forgetting them changes nothing)."""
         for key, bucket in list(self.buckets.items()):
-            if bucket.tokens + (now - bucket.updated) * self.rate >= self.burst:
+            if self._refilled(bucket, now_ns) >= self.capacity:
                 del self.buckets[key]
 
 
@@ -133,14 +143,15 @@ class RateLimitMiddleware:
             upload = is_upload(headers)
             buckets = self.uploads if upload else self.writes
             if prefix is not None and buckets is not None:
-                wait = buckets.take(prefix)
-                if wait > 0:
+                wait_ns = buckets.take(prefix)
+                if wait_ns > 0:
                     kind = "uploads" if upload else "writes"
+                    seconds = -(-wait_ns // NS_PER_SECOND)  # ceiling
                     response = error_response(
                         429,
                         "rate_limited",
-                        f"too many {kind} with this API key; retry in {math.ceil(wait)} s",
-                        headers={"Retry-After": str(math.ceil(wait))},
+                        f"too many {kind} with this API key; retry in {seconds} s",
+                        headers={"Retry-After": str(seconds)},
                     )
                     await response(scope, receive, send)
                     return

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import Role, User
 from app.db import make_session_factory
+from app.limits import NS_PER_SECOND as SECOND
 from app.limits import TokenBuckets
 from app.main import create_app
 from tests.conftest import SETTINGS
@@ -115,18 +116,29 @@ def test_uploads_are_rate_limited_apart_from_writes(limited, auth_headers) -> No
 
 def test_token_bucket_refills_at_its_rate() -> None:
     buckets = TokenBuckets(per_minute=60, burst=2)
-    assert buckets.take("k", now=0.0) == 0
-    assert buckets.take("k", now=0.0) == 0
-    assert buckets.take("k", now=0.0) == pytest.approx(1.0)
-    assert buckets.take("k", now=0.5) == pytest.approx(0.5)
-    assert buckets.take("k", now=1.0) == 0
-    assert buckets.take("other", now=1.0) == 0
+    assert buckets.take("k", now_ns=0) == 0
+    assert buckets.take("k", now_ns=0) == 0
+    assert buckets.take("k", now_ns=0) == SECOND
+    assert buckets.take("k", now_ns=SECOND // 2) == SECOND // 2
+    assert buckets.take("k", now_ns=SECOND) == 0
+    assert buckets.take("other", now_ns=SECOND) == 0
+
+
+def test_a_slow_refill_waits_whole_nanoseconds_and_never_drifts() -> None:
+    buckets = TokenBuckets(per_minute=7, burst=1)  # one token every 60/7 s
+    assert buckets.take("k", now_ns=0) == 0
+    assert buckets.take("k", now_ns=0) == -(-60 * SECOND // 7)
+    # a thousand refused tries on the way lose nothing of the refill
+    for n in range(1, 1000):
+        assert buckets.take("k", now_ns=n * 1000) > 0
+    assert buckets.take("k", now_ns=60 * SECOND // 7) > 0
+    assert buckets.take("k", now_ns=-(-60 * SECOND // 7)) == 0
 
 
 def test_full_buckets_are_forgotten_when_too_many_keys() -> None:
     buckets = TokenBuckets(per_minute=60, burst=1)
     buckets.MAX_KEYS = 3
     for key in "abc":
-        buckets.take(key, now=0.0)
-    assert buckets.take("d", now=10.0) == 0
+        buckets.take(key, now_ns=0)
+    assert buckets.take("d", now_ns=10 * SECOND) == 0
     assert set(buckets.buckets) == {"d"}
