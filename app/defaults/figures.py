@@ -30,10 +30,11 @@ loans only, the list falls back, never refuses: to the date's snapshot
 (``take_default_snapshot``) when one was taken, except for loans with an
 event recorded after it and dated on or before its date; otherwise to the
 engine, replaying the events of each candidate.  Candidates are the stale
-loans disbursed by ``cutoff = as_of − (threshold + 1)`` (the smallest
-threshold of any policy version) whose arrears run can have started by
-``cutoff``: when the cache describes a date S with ``cutoff ≤ S ≤ as_of``
-and no event since, a run ongoing on ``as_of`` that began by ``cutoff`` was
+loans with an event (serviced once, or an event recorded since: a loan with
+neither has no events) whose arrears run can have started by
+``cutoff = as_of − (threshold + 1)`` (the smallest threshold of any policy
+version): when the cache describes a date S with ``cutoff ≤ S ≤ as_of`` and
+no event since, a run ongoing on ``as_of`` that began by ``cutoff`` was
 ongoing on S too (no event in between could end it), so only loans whose
 cached run started by ``cutoff`` can qualify.  The fallback costs one engine
 run per stale candidate: a list read before the nightly job of its date has
@@ -64,8 +65,7 @@ from app.servicing import scope as _scope  # noqa: F401  (registers the loan sco
 from app.servicing.models import Borrower, EventKind, Loan, LoanEvent
 from app.servicing.service import engine_events, terms_of
 
-CHUNK = 1000  # loans per engine query
-STREAM = 2000  # rows per fetch of a streamed query
+CHUNK = 1000  # loans per query of a chunk, rows per fetch of a streamed query
 
 
 @dataclass(frozen=True)
@@ -175,19 +175,15 @@ def default_cutoff(as_of: dt.date) -> dt.date:
     return as_of - dt.timedelta(days=threshold + 1)
 
 
-def _disbursed_by(day: dt.date) -> ColumnElement[bool]:
-    return sa.exists().where(LoanEvent.loan_id == Loan.id,
-                             LoanEvent.kind == EventKind.disbursement,
-                             LoanEvent.event_date <= day)
-
-
 def default_candidates(as_of: dt.date) -> ColumnElement[bool]:
-    """Stale loans that may be reportable defaults on ``as_of`` (see the module doc)."""
+    """Stale loans that may be reportable defaults on ``as_of`` (see the module
+    doc); loan columns only, so the list's query has no per-loan subquery."""
     cutoff = default_cutoff(as_of)
     cache_describes_window = sa.and_(
         Loan.serviced_through.is_not(None), Loan.serviced_through >= cutoff,
         Loan.serviced_through <= as_of, Loan.dirty_from.is_(None))
-    return sa.and_(_disbursed_by(cutoff),
+    has_events = sa.or_(Loan.serviced_through.is_not(None), Loan.dirty_from.is_not(None))
+    return sa.and_(has_events,
                    sa.or_(sa.not_(cache_describes_window), Loan.arrears_run_start <= cutoff))
 
 
@@ -242,41 +238,38 @@ def _row(identity: Any, facts: DefaultFacts) -> DefaultRow:
                       identity.graduated_on, facts)
 
 
-def confirmed_defaults(session: Session, query: sa.Select[Any], as_of: dt.date
-                       ) -> Iterator[DefaultRow]:
-    """The loans of ``query`` the engine finds reportable on ``as_of``, by loan id."""
-    for rows in keyset(session, query):
-        for row, state in states_as_of(session, rows, as_of):
-            if state.default_reportable:
-                yield _row(row, DefaultFacts.of(state))
+def _defaults(session: Session, query: sa.Select[Any], as_of: dt.date,
+              ask: ColumnElement[bool]) -> Iterator[DefaultRow]:
+    """The reportable defaults of ``query`` (a ``loans_query``) on ``as_of``, by
+    loan id, in one streamed query: the loans current for ``as_of`` from their
+    cached figures, the stale loans matching ``ask`` from the engine (a
+    chunk's events in one more query, while the stream stays open).
 
-
-def cached_defaults(session: Session, query: sa.Select[Any], as_of: dt.date
-                    ) -> Iterator[DefaultRow]:
-    """The loans of ``query`` current for ``as_of`` and reportable, by loan id,
-    from their cached figures: one query, streamed."""
+    ``ask`` is only evaluated on stale loans (inside the OR, after the cheap
+    conditions), so after the nightly run its subqueries cost nothing."""
+    current = cache_current(as_of)
     rows = session.execute(
-        query.add_columns(*CACHED).where(cache_current(as_of), Loan.default_reportable)
-        .order_by(Loan.id), execution_options={"yield_per": STREAM})
-    for row in rows:
-        yield _row(row, DefaultFacts.cached(row, as_of))
-
-
-def _stale(query: sa.Select[Any], as_of: dt.date) -> sa.Select[Any]:
-    return query.where(sa.not_(cache_current(as_of)))
-
-
-def _by_loan(*rows: Iterable[DefaultRow]) -> Iterator[DefaultRow]:
-    return heapq.merge(*rows, key=lambda r: r.loan_id)
+        query.add_columns(*CACHED, current.label("cache_current"))
+        .where(sa.or_(sa.and_(current, Loan.default_reportable),
+                      sa.and_(sa.not_(current), ask)))
+        .order_by(Loan.id), execution_options={"yield_per": CHUNK})
+    for chunk in rows.partitions():
+        stale = [row for row in chunk if not row.cache_current]
+        states = {row.loan_id: state for row, state in states_as_of(session, stale, as_of)
+                  } if stale else {}
+        for row in chunk:
+            state = states.get(row.loan_id)
+            if state is None:
+                yield _row(row, DefaultFacts.cached(row, as_of))
+            elif state.default_reportable:
+                yield _row(row, DefaultFacts.of(state))
 
 
 def live_defaults(session: Session, query: sa.Select[Any], as_of: dt.date
                   ) -> Iterator[DefaultRow]:
     """The reportable defaults of ``query`` (a ``loans_query``) on ``as_of``, by
     loan id: cached figures where current, the engine over the stale candidates."""
-    stale = _stale(query, as_of).where(default_candidates(as_of))
-    return _by_loan(cached_defaults(session, query, as_of),
-                    confirmed_defaults(session, stale, as_of))
+    return _defaults(session, query, as_of, default_candidates(as_of))
 
 
 def default_rows(
@@ -293,19 +286,17 @@ def default_rows(
         return
     restated = sa.select(LoanEvent.loan_id).where(LoanEvent.event_date <= as_of,
                                                   LoanEvent.created_at > snapshot.taken_at)
-    stale = _stale(query, as_of)
     frozen_query = (
-        stale.add_columns(*(getattr(DefaultSnapshotRow, name) for name in FACT_FIELDS))
+        query.add_columns(*(getattr(DefaultSnapshotRow, name) for name in FACT_FIELDS))
         .join(DefaultSnapshotRow, sa.and_(DefaultSnapshotRow.loan_id == Loan.id,
                                           DefaultSnapshotRow.business_date == as_of))
-        .where(Loan.id.not_in(restated))
+        .where(sa.not_(cache_current(as_of)), Loan.id.not_in(restated))
+        .order_by(Loan.id)
     )
-    frozen = (
-        _row(r, DefaultFacts(*(getattr(r, name) for name in FACT_FIELDS)))
-        for rows in keyset(session, frozen_query) for r in rows
-    )
-    live = confirmed_defaults(session, stale.where(Loan.id.in_(restated)), as_of)
-    yield from _by_loan(cached_defaults(session, query, as_of), frozen, live)
+    frozen = (_row(r, DefaultFacts(*(getattr(r, name) for name in FACT_FIELDS)))
+              for r in session.execute(frozen_query, execution_options={"yield_per": CHUNK}))
+    yield from heapq.merge(_defaults(session, query, as_of, Loan.id.in_(restated)), frozen,
+                           key=lambda r: r.loan_id)
 
 
 def all_states(session: Session, query: sa.Select[Any], as_of: dt.date

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from app.auth.models import Role
 from app.auth.principal import Principal
+from app.db import make_session_factory
 from app.defaults import figures, service
 from app.defaults.figures import DefaultFacts
 from app.engine.machine import DAY, LoanMachine
@@ -24,9 +25,17 @@ from app.engine.state import read_state
 from app.reference.models import Center
 from app.servicing.batch import service_loans
 from app.servicing.models import EventKind, Loan
-from app.servicing.service import cached_figures, loan_state, record_event
+from app.servicing.service import (
+    cached_figures,
+    engine_events,
+    load_events,
+    record_event,
+    terms_of,
+)
 from tests.defaults.conftest import contact, pay
 from tests.engine.test_snapshot import SCENARIOS, _cuts
+from tests.jobs.portfolio import build, record_until
+from tests.jobs.test_daily import nightly as run_nightly
 
 ADMIN = Principal.operator("test")
 
@@ -40,11 +49,15 @@ def nightly(db, day: str) -> None:
 
 
 def engine_answer(db, as_of: str) -> dict[int, DefaultFacts]:
-    """Each loan's reportable default on ``as_of`` from the engine, one by one."""
+    """Each loan's reportable default on ``as_of`` from the engine, loan by loan,
+    over its events dated on or before ``as_of`` (the list's rule: a reversal
+    dated later does not move a past list)."""
     day = dt.date.fromisoformat(as_of)
     out = {}
     for loan in db.scalars(sa.select(Loan).order_by(Loan.id)):
-        state = loan_state(db, loan, day)
+        terms = terms_of(loan)
+        events = [e for e in load_events(db, loan.id) if e.event_date <= day]
+        state = read_state(LoanMachine(terms).run(engine_events(events, terms), day), day)
         if state.default_reportable:
             out[loan.id] = DefaultFacts.of(state)
     return out
@@ -115,7 +128,9 @@ def test_quiet_days_after_the_run_grow_from_the_cache(db, varied, asked):
             str(plain.penalty_accrued)) == (558, 558, "44.60", "1.49")
 
 
-def test_stale_loans_are_asked_of_the_engine_and_only_they(db, varied, asked, set_today):
+def test_stale_loans_are_asked_of_the_engine_and_only_they(db, varied, asked, set_today,
+                                                           make_loan):
+    make_loan()  # signed, never disbursed: no events, never asked about
     set_today("2024-12-21")
     nightly(db, "2024-12-21")
     # a past date: every loan was serviced after it
@@ -173,6 +188,34 @@ def test_a_snapshot_is_taken_from_the_cache_and_read_when_the_cache_moved_on(db,
     nightly(db, "2024-12-21")  # every loan's cache now describes a later date
     assert listed(db, "2024-12-20") == engine
     assert asked == []  # read from the snapshot
+
+
+def test_after_each_nightly_run_of_a_season_the_list_is_the_engines(db, connection, asked,
+                                                                    set_today):
+    """The portfolio of the job tests (late, partial and missing payments, payments
+    reported days late, reversals, contacts, rate changes) through the real job:
+    on every eighth date, after the job and the day's events, the lists as of
+    that date, 20 days before and 10 days ahead are the engine's; the cache
+    answers some rows, the engine (stale loans) others."""
+    factory = make_session_factory(connection, join_transaction_mode="create_savepoint")
+    start, end = dt.date(2027, 1, 1), dt.date(2027, 12, 31)
+    stories = build(db, 30, start=start, end=end)
+    record_until(db, stories, start - DAY)
+    day, from_cache, from_engine = start, 0, 0
+    while day <= dt.date(2027, 4, 30):
+        run_nightly(db, factory, stories, day, day)
+        if day.day % 8 == 0:
+            db.expire_all()
+            # the run's date, a past date, a date the job has not reached yet
+            for as_of in (day, day - 20 * DAY, day + 10 * DAY):
+                asked.clear()
+                got = listed(db, as_of.isoformat())
+                want = engine_answer(db, as_of.isoformat())
+                assert got == want, (day, as_of)
+                from_engine += len(set(got) & set(asked))
+                from_cache += len(set(got) - set(asked))
+        day += DAY
+    assert from_cache > 0 and from_engine > 0
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name.split(".")[0])
