@@ -10,23 +10,23 @@ does not move when later payments are posted.
 **From the cache** (set-based, no engine run).  The figures cached on
 ``Loan`` describe the end of ``serviced_through`` (S).  They are *current*
 for ``as_of`` when S ≤ ``as_of``, no event was recorded since (``dirty_from``
-is null), ``next_action_on`` is after ``as_of`` (or none) and the penalty
-accumulator is cached.  Then, by ``LoanMachine.next_action``, the days after
-S through ``as_of`` change nothing but the passing of days, so the engine's
-state on ``as_of`` is the cached one with its days grown: arrears days =
-``as_of`` − run start, days past due grown by ``as_of`` − S, overdue amounts,
-principal outstanding and ``default_reportable`` unchanged, the penalty
-accumulator grown by ``acc_penalty_per_day`` a day and rounded by the engine
+is null) and ``next_action_on`` is after ``as_of`` (or none).  Then, by
+``LoanMachine.next_action``, the days after S through ``as_of`` change
+nothing but the passing of days, so the engine's state on ``as_of`` is the
+cached one with its days grown: arrears days = ``as_of`` − run start, days
+past due grown by ``as_of`` − S, overdue amounts, principal outstanding and
+``default_reportable`` unchanged, the penalty accumulator grown by
+``acc_penalty_per_day`` a day and rounded by the engine
 (``app.engine.state.penalty_after``).  Once the nightly job of a date has
 run, every loan without unserviced events is current for that date: its
 list is one streamed query (a server-side cursor on PostgreSQL) and a little
-arithmetic per defaulter.
+arithmetic per defaulter.  (A reportable loan not serviced since the cache
+gained the penalty columns is asked of the engine until its next run.)
 
 **Stale loans** — the cache cannot answer: ``as_of`` before the loan's last
-servicing (a past list), events recorded and not yet serviced, the nightly
-job not yet run through ``as_of`` (``next_action_on`` ≤ ``as_of``), or a
-loan not serviced since the cache gained the penalty columns.  For those
-loans only, the list falls back, never refuses: to the date's snapshot
+servicing (a past list), events recorded and not yet serviced, or the
+nightly job not yet run through ``as_of`` (``next_action_on`` ≤ ``as_of``).
+For those loans only, the list falls back, never refuses: to the date's snapshot
 (``take_default_snapshot``) when one was taken, except for loans with an
 event recorded after it and dated on or before its date; otherwise to the
 engine, replaying the events of each candidate.  Candidates are the stale
@@ -192,8 +192,7 @@ def cache_current(as_of: dt.date) -> ColumnElement[bool]:
     Never NULL, so its negation selects exactly the stale loans."""
     return sa.and_(Loan.serviced_through.is_not(None), Loan.serviced_through <= as_of,
                    Loan.dirty_from.is_(None),
-                   sa.or_(Loan.next_action_on.is_(None), Loan.next_action_on > as_of),
-                   Loan.acc_penalty.is_not(None), Loan.acc_penalty_per_day.is_not(None))
+                   sa.or_(Loan.next_action_on.is_(None), Loan.next_action_on > as_of))
 
 
 def keyset(session: Session, query: sa.Select[Any], chunk: int = CHUNK) -> Iterator[list[Any]]:
@@ -242,21 +241,21 @@ def _defaults(session: Session, query: sa.Select[Any], as_of: dt.date,
               ask: ColumnElement[bool]) -> Iterator[DefaultRow]:
     """The reportable defaults of ``query`` (a ``loans_query``) on ``as_of``, by
     loan id, in one streamed query: the loans current for ``as_of`` from their
-    cached figures, the stale loans matching ``ask`` from the engine (a
-    chunk's events in one more query, while the stream stays open).
-
-    ``ask`` is only evaluated on stale loans (inside the OR, after the cheap
-    conditions), so after the nightly run its subqueries cost nothing."""
+    cached figures (the engine for a reportable one without its penalty
+    cached), the stale loans matching ``ask`` from the engine (a chunk's
+    events in one more query, while the stream stays open)."""
     current = cache_current(as_of)
+    cached = sa.and_(current, Loan.acc_penalty.is_not(None),
+                     Loan.acc_penalty_per_day.is_not(None))
     rows = session.execute(
-        query.add_columns(*CACHED, current.label("cache_current"))
+        query.add_columns(*CACHED, cached.label("cached"))
         .where(sa.or_(sa.and_(current, Loan.default_reportable),
                       sa.and_(sa.not_(current), ask)))
         .order_by(Loan.id), execution_options={"yield_per": CHUNK})
     for chunk in rows.partitions():
-        stale = [row for row in chunk if not row.cache_current]
-        states = {row.loan_id: state for row, state in states_as_of(session, stale, as_of)
-                  } if stale else {}
+        uncached = [row for row in chunk if not row.cached]
+        states = {row.loan_id: state for row, state in states_as_of(session, uncached, as_of)
+                  } if uncached else {}
         for row in chunk:
             state = states.get(row.loan_id)
             if state is None:

@@ -3,7 +3,8 @@
 ``acc_penalty`` (exact, yuan·days) and ``acc_penalty_per_day`` let the default
 list state the penalty on any as-of date before the loan's next action
 date without running the engine.  Existing loans have neither until their
-next servicing run; until then the list asks the engine for them.
+next servicing run; until then the list asks the engine about those that
+are reportable defaults.
 
 Revision ID: 0012_loan_penalty_cache
 Revises: 0011_calendar_years
