@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     }
     # Loans per chunk of the nightly job (one chunk = one transaction of a worker).
     jobs_chunk_size: int = 5000
+    # Lines of a bank file per chunk of its processing (one transaction each).
+    bankfile_chunk_lines: int = 50_000
     # Start the job scheduler (and an in-process worker) inside the API
     # process: the single-machine default of ``make run``.
     run_scheduler: bool = False

@@ -15,7 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -231,15 +232,68 @@ def run_migrations(engine: Engine, revision: str = "head") -> None:
 
 def one_of(session: Session, column: sa.ColumnElement[Any], values: list[Any]
            ) -> sa.ColumnElement[bool]:
-    """``column IN values`` for thousands of values: one array parameter
-    (``= ANY``) on PostgreSQL, where an expanded IN costs a bind parameter
-    each to build and send; a plain IN elsewhere."""
+    """``column IN values`` for thousands of values (str or int), as one parameter:
+    on PostgreSQL ``= ANY`` of an array sent as the text of its literal (an
+    expanded IN costs a bind parameter each to build and send, and a Python
+    list is adapted value by value); on SQLite the values of a JSON array
+    (``json_each``: an IN has at most 32,766 parameters)."""
     if session.get_bind().dialect.name != "postgresql":
-        return column.in_(values)
+        values_of = sa.func.json_each(sa.bindparam(None, json.dumps(values), type_=sa.Text))
+        return column.in_(sa.select(sa.literal_column("value")).select_from(values_of))
+    return column == sa.any_(_pg_array(values, column.type))
+
+
+def sparse_rows(session: Session, query: sa.Select, column: sa.ColumnElement[Any],
+                values: list[Any], *, within: sa.ColumnElement[bool] | None = None
+                ) -> list[sa.Row]:
+    """The rows of ``query`` whose ``column`` is one of ``values``, for values that
+    mostly are not there and run in sequence (a bank's transaction ids in a new
+    file).  First one scan of ``column``'s index (with ``within``, the equality
+    leading that index) between the smallest and the largest value, taken by
+    the database (its collation orders the index), of at most as many entries
+    as values: usually it finds none, and nothing else is read.  Only what it
+    finds is looked up, or, when the range holds more entries than there are
+    values, every value (``one_of``)."""
+    if session.get_bind().dialect.name == "postgresql":
+        listed = sa.func.unnest(_pg_array(values, column.type)).table_valued(
+            "value").render_derived()
+    else:
+        listed = sa.func.json_each(sa.bindparam(None, json.dumps(values), type_=sa.Text)
+                                   ).table_valued("value")
+    lowest = sa.select(sa.func.min(listed.c.value)).scalar_subquery()
+    highest = sa.select(sa.func.max(listed.c.value)).scalar_subquery()
+    in_range = sa.select(column).where(column >= lowest, column <= highest)
+    found = session.scalars((in_range if within is None else in_range.where(within))
+                            .limit(len(values) + 1)).all()
+    if len(found) <= len(values):
+        values = list(set(found) & set(values))
+        if not values:
+            return []
+    return list(session.execute(query.where(one_of(session, column, values))).all())
+
+
+def _pg_array(values: list[Any], type_: sa.types.TypeEngine[Any]) -> sa.ColumnElement[Any]:
+    """``values`` as one parameter: the text of an array literal, cast (psycopg
+    would adapt a Python list value by value)."""
     from sqlalchemy.dialects.postgresql import ARRAY
 
-    return column == sa.any_(sa.bindparam(None, values, type_=ARRAY(column.type)))
+    literal = "{" + ",".join(
+        str(v) if isinstance(v, int) else
+        '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+    return sa.cast(sa.bindparam(None, literal, type_=sa.Text), ARRAY(type_))
 
+
+def allocate_ids(session: Session, table: sa.Table, n: int) -> list[int]:
+    """``n`` new ids of ``table``'s serial primary key, for rows written in bulk
+    with their ids (so other rows can name them).  PostgreSQL draws them from
+    the table's sequence; SQLite, whose transactions hold the database's write
+    lock, counts on from the largest id."""
+    if session.get_bind().dialect.name == "postgresql":
+        return list(session.scalars(
+            sa.text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                    "FROM generate_series(1, :n)"), {"table": table.name, "n": n}))
+    top = session.scalar(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0)))
+    return list(range(top + 1, top + 1 + n))
 
 
 def copy_rows(session: Session, table: sa.Table, columns: tuple[str, ...],
@@ -248,17 +302,42 @@ def copy_rows(session: Session, table: sa.Table, columns: tuple[str, ...],
     PostgreSQL (row triggers still fire), an executemany INSERT elsewhere."""
     if not rows:
         return
+    with row_writer(session, table, columns) as write:
+        for row in rows:
+            write(row)
+
+
+@contextmanager
+def row_writer(session: Session, table: sa.Table, columns: tuple[str, ...], *,
+               plain: frozenset[str] = frozenset()) -> Iterator[Callable[[tuple], None]]:
+    """``write(row)`` for rows of ``table`` as they are produced: on PostgreSQL
+    each goes into an open ``COPY``, so the database inserts while the caller
+    is still producing (the session may not run other statements meanwhile);
+    elsewhere they are inserted together at the end.  Values in the ``plain``
+    columns are already what the driver takes (a quantized Decimal, a plain
+    str), so they skip their column type's processing."""
     session.flush()
     dialect = session.get_bind().dialect
     if dialect.name != "postgresql":
-        session.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+        rows: list[tuple] = []
+        yield rows.append
+        if rows:
+            session.execute(table.insert(),
+                            [dict(zip(columns, row, strict=True)) for row in rows])
         return
-    processors = [_copy_processor(table.c[c].type, dialect) for c in columns]
+    processors = [None if c in plain else _copy_processor(table.c[c].type, dialect)
+                  for c in columns]
     cursor = session.connection().connection.cursor()
     with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
+        if not any(processors):
+            yield copy.write_row
+            return
+
+        def write(row: tuple) -> None:
             copy.write_row([p(v) if p and v is not None else v
                             for p, v in zip(processors, row, strict=True)])
+
+        yield write
 
 
 def _copy_processor(type_: sa.types.TypeEngine[Any], dialect: Any) -> Any:
@@ -282,7 +361,9 @@ def update_rows(session: Session, table: sa.Table, key: str, rows: list[dict[str
             [{f"_{k}": v for k, v in row.items()} for row in rows])
         return
     session.flush()
-    temp = f"_update_{table.name}"
+    # One temporary table per table and set of columns (a session may update
+    # different columns of one table).
+    temp = f"_update_{table.name}_{zlib.crc32(' '.join(columns).encode()):08x}"
     session.execute(sa.text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {temp} ON COMMIT DELETE ROWS "
                             f"AS SELECT {', '.join([key, *columns])} FROM {table.name} "
                             "WITH NO DATA"))

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import decimal
 import math
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0")
+_PLAIN = re.compile(r"\d{1,16}(?:\.\d{1,2})?")
 
 # Exact accumulation: 50 significant digits is far beyond any sum of daily
 # interest a national portfolio can reach, so accumulation never loses a fen.
@@ -32,6 +34,10 @@ def parse_amount(text: str | int | Decimal, *, allow_zero: bool = False) -> Deci
     Raises ``ValueError`` with a readable reason; callers turn it into their own
     error shape (API 422, file exception line, CLI exit 2).
     """
+    if type(text) is str and _PLAIN.fullmatch(text):  # the common case, cheaply (bank files)
+        value = Decimal(text)
+        if value or allow_zero:
+            return value.quantize(FEN)
     if isinstance(text, float):
         raise ValueError("amount must be a decimal string, not a float")
     try:

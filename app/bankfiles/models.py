@@ -11,8 +11,21 @@ wrote them, its outcome and, for a line that could not simply be posted, its
 place in the exception queue (reason, status, resolution).  A line that holds
 the bank's transaction id sets ``txn_key``; ``(bank_id, txn_key)`` is unique,
 so the database itself refuses to take a transaction twice, whichever file or
-process it comes from.  Lines are written in the same transaction as the loan
-events they post, so a crash can lose a chunk of work but never half of it.
+process it comes from.
+
+A posted repayment or reversal line is the bank's receipt, matched to its
+loan: it is written (with the chunk's receipt entry in the ledger) when the
+file is processed, and stays *pending* (``loan_event_id`` null) until the
+loan is next serviced, when ``app.bankfiles.application`` records its loan
+event for the engine to apply.  ``ix_bank_lines_pending`` finds those lines.
+
+A line's upload (of the line's bank) is checked by the database once per
+statement (see migration 0011), and its loan is the one the processing
+matched: no row-level foreign keys, since a file writes a million lines by
+``COPY`` and PostgreSQL's per-row foreign key checks (a trigger, a lookup
+and a row lock each) cost ten times the ``COPY`` itself.  A line's ID number
+is kept (encrypted) only while the line is not posted: a posted line's ID
+number is its borrower's, and the raw file keeps every byte the bank sent.
 """
 
 from __future__ import annotations
@@ -24,6 +37,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.clock import now_utc
 from app.db import ID_TYPE, MONEY, Base, CreatedAt, IdPk, UTCDateTime, enum_type
 from app.privacy.types import EncryptedBytes, EncryptedText
 
@@ -116,28 +130,46 @@ class BankUploadPart(Base):
     data: Mapped[bytes] = mapped_column(EncryptedBytes())  # it holds ID numbers
 
 
+# A posted line whose loan event is not recorded yet: the next servicing applies it.
+PENDING = "loan_event_id IS NULL AND outcome IN ('posted', 'held')"
+_EXCEPTIONS = "exception_status IS NOT NULL"
+POSTED_REVERSALS = "type = 'REVERSAL' AND outcome = 'posted'"
+
+
+def _partial(name: str, *columns: str, where: str) -> sa.Index:
+    return sa.Index(name, *columns, postgresql_where=sa.text(where), sqlite_where=sa.text(where))
+
+
 class BankLine(Base):
     __tablename__ = "bank_lines"
     __table_args__ = (
         sa.UniqueConstraint("upload_id", "line_no"),
         sa.UniqueConstraint("bank_id", "txn_key"),
-        sa.Index("ix_bank_lines_bank_id_value_date", "bank_id", "value_date"),
-        sa.Index("ix_bank_lines_exception_status_reason", "exception_status", "reason"),
+        # A day's lines of a bank (对账).  The date leads: the only indexes that
+        # start with bank_id are the transaction id's and two partial ones, so
+        # looking transaction ids up can never turn into a scan of the bank's
+        # lines when the statistics are stale (a table empty at its last ANALYZE).
+        sa.Index("ix_bank_lines_value_date_bank_id", "value_date", "bank_id"),
+        _partial("ix_bank_lines_exception_status_reason", "exception_status", "reason",
+                 where=_EXCEPTIONS),
+        _partial("ix_bank_lines_pending", "loan_id", where=PENDING),
+        # Whether a payment was already reversed by a line (posted, maybe pending).
+        _partial("ix_bank_lines_reversals", "bank_id", "reverses", where=POSTED_REVERSALS),
     )
 
     id: Mapped[IdPk]
-    upload_id: Mapped[int] = mapped_column(ID_TYPE, sa.ForeignKey("bank_uploads.id"))
-    bank_id: Mapped[int] = mapped_column(ID_TYPE, sa.ForeignKey("banks.id"))
+    upload_id: Mapped[int] = mapped_column(ID_TYPE)
+    bank_id: Mapped[int] = mapped_column(ID_TYPE)
     line_no: Mapped[int] = mapped_column(sa.Integer)
     # The fields as the bank wrote them (cut to the column width).
     type: Mapped[str] = mapped_column(sa.String(20), default="")
     bank_txn_id: Mapped[str] = mapped_column(sa.String(64), default="")
     contract_no: Mapped[str] = mapped_column(sa.String(64), default="")
-    id_number: Mapped[str] = mapped_column(EncryptedText(), default="")
+    id_number: Mapped[str | None] = mapped_column(EncryptedText())  # not posted lines only
     amount_text: Mapped[str] = mapped_column(sa.String(64), default="")
     value_date_text: Mapped[str] = mapped_column(sa.String(64), default="")
-    reverses: Mapped[str] = mapped_column(sa.String(64), default="")
-    academic_year: Mapped[str] = mapped_column(sa.String(20), default="")
+    reverses: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
+    academic_year: Mapped[str] = mapped_column(sa.String(20), default="", server_default="")
     # Parsed, when they parse.
     amount: Mapped[Decimal | None] = mapped_column(MONEY)
     value_date: Mapped[dt.date | None] = mapped_column(sa.Date)
@@ -145,13 +177,14 @@ class BankLine(Base):
     txn_key: Mapped[str | None] = mapped_column(sa.String(64))
     outcome: Mapped[Outcome] = mapped_column(enum_type(Outcome, "bank_line_outcome"))
     reason: Mapped[Reason | None] = mapped_column(enum_type(Reason, "bank_line_reason"))
-    message: Mapped[str] = mapped_column(sa.Text, default="")
-    loan_id: Mapped[int | None] = mapped_column(ID_TYPE, sa.ForeignKey("loans.id"), index=True)
+    message: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    loan_id: Mapped[int | None] = mapped_column(ID_TYPE)
     loan_event_id: Mapped[int | None] = mapped_column(ID_TYPE, sa.ForeignKey("loan_events.id"))
     exception_status: Mapped[ExceptionStatus | None] = mapped_column(
         enum_type(ExceptionStatus, "bank_exception_status")
     )
     resolved_by: Mapped[str | None] = mapped_column(sa.String(200))
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    resolution_note: Mapped[str] = mapped_column(sa.Text, default="")
-    created_at: Mapped[CreatedAt]
+    resolution_note: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=now_utc,
+                                                    server_default=sa.func.now())

@@ -1,6 +1,6 @@
 """Reading bank files: a whole-file check, then the records in batches.
 
-Both passes stream: CSV through pandas' chunked reader, camt.053/camt.054
+Both passes stream: CSV through the ``csv`` module, camt.053/camt.054
 through defusedxml's ``iterparse`` with every finished entry removed from the
 tree, so memory does not depend on the file's length.  ``check`` reads the
 whole file once and raises ``FileFault`` for what rejects a whole file
@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
+import io
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 from xml.etree.ElementTree import Element, ParseError
 
-import pandas as pd
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
@@ -58,9 +58,8 @@ class FileFault(Exception):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One line (or camt entry) as the bank wrote it."""
+class Record(NamedTuple):
+    """One line (or camt entry) as the bank wrote it (a tuple: a million are made)."""
 
     line_no: int
     type: str = ""
@@ -127,47 +126,46 @@ def _sniff_xml(stream: IO[bytes]) -> bool:
 
 def _csv_rows(opener: Opener, fmt: FileFormat,
               encoding: str) -> Iterator[tuple[int, tuple[str, ...]]]:
-    """(line number, fields) of each data row; the trailer comes as line number 0."""
+    """(line number, fields) of each data row; the trailer comes as line number 0.
+
+    A row with more fields than the header comes as (txn id, "\x00<count>"), a
+    row with fewer has its missing fields empty; blank lines are skipped.
+    """
     columns = CSV_COLUMNS[fmt]
-    options: dict[str, Any] = dict(dtype=str, keep_default_na=False, na_filter=False,
-                                   encoding=encoding, encoding_errors="strict", engine="python",
-                                   skip_blank_lines=True)
     stream = opener()
     if _sniff_xml(stream):
         raise FileFault("wrong_format", f"declared {fmt.value} but the file is XML")
+    text = io.TextIOWrapper(stream, encoding=encoding, errors="strict", newline="")
+    reader = csv.reader(text)
     try:
-        header = [str(c).strip().lower() for c in pd.read_csv(stream, nrows=0, **options)]
-    except pd.errors.EmptyDataError:
-        raise FileFault("missing_columns", "the file is empty") from None
-    except pd.errors.ParserError as exc:
-        raise FileFault("unreadable", f"the CSV header cannot be parsed: {exc}") from None
-    missing = [c for c in columns if c not in header]
-    if missing:
-        raise FileFault("missing_columns", f"missing columns: {', '.join(missing)}")
-
-    def too_many(fields: list[str]) -> list[str]:
-        return [*fields[: len(header) - 1], f"{_TOO_MANY}{len(fields)}"]
-
-    reader = pd.read_csv(opener(), on_bad_lines=too_many, chunksize=2000, **options)
-    positions = [header.index(c) for c in columns]
-    line_no = 0
-    trailer_seen = False
-    try:
-        for frame in reader:
-            for row in frame.itertuples(index=False, name=None):
-                fields = tuple(v.strip() if isinstance(v, str) else "" for v in row)
-                if trailer_seen:
-                    raise FileFault("trailer_not_last", "lines follow the TRAILER line")
-                if fields[0].upper() == "TRAILER":
-                    trailer_seen = True
-                    yield 0, fields
-                    continue
-                line_no += 1
-                if fields[-1].startswith(_TOO_MANY):
-                    yield line_no, (fields[positions[0]], fields[-1])
-                else:
-                    yield line_no, tuple(fields[p] for p in positions)
-    except pd.errors.ParserError as exc:
+        header = next((row for row in reader if any(f.strip() for f in row)), None)
+        if header is None:
+            raise FileFault("missing_columns", "the file is empty")
+        header = [c.strip().lower() for c in header]
+        missing = [c for c in columns if c not in header]
+        if missing:
+            raise FileFault("missing_columns", f"missing columns: {', '.join(missing)}")
+        positions = [header.index(c) for c in columns]
+        width = len(header)
+        line_no = 0
+        trailer_seen = False
+        for row in reader:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if trailer_seen:
+                raise FileFault("trailer_not_last", "lines follow the TRAILER line")
+            if row[0].strip().upper() == "TRAILER":
+                trailer_seen = True
+                yield 0, tuple(f.strip() for f in row)
+                continue
+            line_no += 1
+            if len(row) > width:
+                yield line_no, (row[positions[0]].strip(), f"{_TOO_MANY}{len(row)}")
+            elif len(row) == width:
+                yield line_no, tuple([row[p].strip() for p in positions])
+            else:
+                yield line_no, tuple([row[p].strip() if p < len(row) else "" for p in positions])
+    except csv.Error as exc:
         raise FileFault("unreadable", f"the CSV cannot be parsed: {exc}") from None
 
 

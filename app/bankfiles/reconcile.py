@@ -4,7 +4,9 @@
   (repayments minus reversals; lines whose amount cannot be read are listed,
   not summed);
 * posted: the payments minus reversals recorded that day on the bank's loans,
-  from any source (bank files, exception resolutions, the API);
+  from any source (bank files, exception resolutions, the API), and the
+  file lines posted but not yet applied (they become events at the loan's
+  next servicing; ``awaiting_application`` is their part);
 * difference = bank total − posted, and the items that explain it, each with
   its share: a file line whose own postings do not add up to its amount (an
   open exception, a duplicate, a line returned to the bank), and a posting
@@ -14,7 +16,8 @@
   unapplied (from the ledger), and the exceptions still open.
 
 A line's postings are the loan events carrying its upload as source and its
-transaction id as reference (its payment or reversal, and a resolution's).
+transaction id as reference (its payment or reversal, and a resolution's),
+or the line itself while it waits to be applied.
 """
 
 from __future__ import annotations
@@ -42,6 +45,11 @@ def _line_amount(line: BankLine) -> Decimal:
     return -line.amount if line.type == "REVERSAL" else line.amount
 
 
+def _waiting(line: BankLine) -> bool:
+    """Posted, not yet applied (``app.bankfiles.application``)."""
+    return line.outcome in (Outcome.posted, Outcome.held) and line.loan_event_id is None
+
+
 def _event_amount(event: LoanEvent) -> Decimal:
     return -event.amount if event.kind == EventKind.payment_reversal else event.amount
 
@@ -62,9 +70,12 @@ def reconcile(session: Session, *, bank_id: int, day: dt.date) -> dict[str, Any]
     for event in events:
         by_line[(event.source, event.external_ref)].append(event)
     items: list[dict[str, Any]] = []
+    waiting = [x for x in lines if _waiting(x)]
     for line in lines:
         own = by_line.pop((f"bankfile:{line.upload_id}", line.txn_key), []) if line.txn_key else []
         share = _line_amount(line) - sum((_event_amount(e) for e in own), ZERO)
+        if _waiting(line):
+            share -= _line_amount(line)
         if share or line.exception_status == ExceptionStatus.open:
             items.append({
                 "item": "line", "upload_id": line.upload_id, "line_no": line.line_no,
@@ -82,12 +93,14 @@ def reconcile(session: Session, *, bank_id: int, day: dt.date) -> dict[str, Any]
                 "reason": f"source {event.source}", "exception_status": "",
                 "loan_event_id": event.id, "share": fmt(-_event_amount(event))})
     bank_total = sum((_line_amount(x) for x in lines), ZERO)
-    posted = sum((_event_amount(e) for e in events), ZERO)
+    awaiting = sum((_line_amount(x) for x in waiting), ZERO)
+    posted = sum((_event_amount(e) for e in events), ZERO) + awaiting
     open_lines = [x for x in lines if x.exception_status == ExceptionStatus.open]
     return {
         "bank_id": bank_id, "date": day.isoformat(), "lines": len(lines),
         "bank_total": fmt(bank_total), "posted": fmt(posted),
         "difference": fmt(bank_total - posted),
+        "awaiting_application": fmt(awaiting),
         "unapplied_held": fmt(_unapplied(session, [e for e in events
                                                    if e.kind == EventKind.payment])),
         "exceptions_open": {"count": len(open_lines),
@@ -113,7 +126,8 @@ def _unapplied(session: Session, payments: list[LoanEvent]) -> Decimal:
 def reconciliation_csv_rows(report: dict[str, Any]) -> list[list[Any]]:
     """The report as CSV: a key/value summary, a blank row, then the items."""
     rows: list[list[Any]] = [["bank_id", report["bank_id"]], ["date", report["date"]]]
-    for key in ("lines", "bank_total", "posted", "difference", "unapplied_held"):
+    for key in ("lines", "bank_total", "posted", "difference", "awaiting_application",
+                "unapplied_held"):
         rows.append([key, report[key]])
     rows.append(["exceptions_open_count", report["exceptions_open"]["count"]])
     rows.append(["exceptions_open_amount", report["exceptions_open"]["amount"]])

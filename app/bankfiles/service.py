@@ -16,6 +16,7 @@ from app.audit.service import record, snapshot
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.auth.scope import get_visible, require_role
+from app.bankfiles.application import apply_pending
 from app.bankfiles.models import (
     BankLine,
     BankUpload,
@@ -150,9 +151,14 @@ def resolve_exception(
 
 
 def _release_held(session: Session, principal: Principal, line: BankLine) -> None:
-    """Reverse the payment a held line posted to a closed loan."""
-    if line.outcome != Outcome.held or line.loan_event_id is None:
+    """Reverse the payment a held line posted to a closed loan (recording it
+    first if the nightly job has not yet)."""
+    if line.outcome != Outcome.held:
         return
+    if line.loan_event_id is None:
+        apply_pending(session, lo=line.loan_id, hi=line.loan_id, through=line.value_date,
+                      recorded_by=principal.user_name)
+        session.refresh(line)
     payment = session.get(LoanEvent, line.loan_event_id)
     loan = session.get(Loan, line.loan_id)
     record_event(session, principal, loan, kind=EventKind.payment_reversal,

@@ -9,10 +9,12 @@ ledger = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 
 @ledger.command("verify")
 def verify() -> None:
-    """Every entry balances, the trial balance is zero, every loan matches the engine.
+    """Every entry balances, the trial balance is zero, every loan matches the engine,
+    every payment was receipted once.
 
     Exits 1 and names what differs.
     """
+    from app.bankfiles.application import receipts_difference
     from app.cli import cli_session
     from app.ledger.verify import orphan_legs, trial_balance, unbalanced_entries
     from app.servicing.reconcile import loan_differences
@@ -34,6 +36,12 @@ def verify() -> None:
             typer.echo(f"loan {d.loan_id} ({d.contract_no}) {d.account}: "
                        f"ledger {d.ledger}, engine {d.engine}")
             problems += 1
+        booked, due = receipts_difference(session)
+        if booked != due:
+            typer.echo(f"repayments_clearing receipts are {booked}, the payments recorded "
+                       f"and posted call for {due}")
+            problems += 1
     if problems:
         raise typer.Exit(1)
-    typer.echo("ledger verified: every entry balances, trial balance 0.00, loans match the engine")
+    typer.echo("ledger verified: every entry balances, trial balance 0.00, loans match the "
+               "engine, payments receipted")

@@ -54,10 +54,17 @@ def needs_servicing(through: dt.date) -> sa.ColumnElement[bool]:
     return sa.or_(Loan.next_action_on <= through, Loan.dirty_from.is_not(None))
 
 
-def due_ranges(session: Session, *, through: dt.date, size: int) -> list[tuple[int, int]]:
-    """Consecutive id ranges, each holding ``size`` loans to service (the last fewer)."""
-    group = ((sa.func.row_number().over(order_by=Loan.id) - 1) // size).label("g")
-    due = sa.select(Loan.id, group).where(needs_servicing(through)).subquery()
+def due_ranges(session: Session, *, through: dt.date, size: int,
+               also: sa.Select | None = None) -> list[tuple[int, int]]:
+    """Consecutive id ranges, each holding ``size`` loans to service (the last fewer):
+    those that need it, and those whose ids ``also`` selects (loans with bank
+    lines to apply, say, which the chunk marks dirty before servicing)."""
+    ids = sa.select(Loan.id.label("id")).where(needs_servicing(through))
+    if also is not None:
+        ids = sa.union(ids, also)
+    wanted = ids.subquery()
+    group = ((sa.func.row_number().over(order_by=wanted.c.id) - 1) // size).label("g")
+    due = sa.select(wanted.c.id, group).subquery()
     rows = session.execute(
         sa.select(sa.func.min(due.c.id), sa.func.max(due.c.id))
         .group_by(due.c.g).order_by(sa.func.min(due.c.id))
@@ -88,16 +95,6 @@ def service_range(
     ends, so a concurrent event on one of them waits for the chunk.
     """
     return _service(session, Loan.id.between(lo, hi), through=through, posted_by=posted_by)
-
-
-def service_loans(
-    session: Session, loan_ids: list[int], *, through: dt.date, posted_by: str
-) -> BatchResult:
-    """Service the given loans (those that need it) through ``through``, in bulk:
-    what ``service_loan`` does for each, without replaying their lives."""
-    if not loan_ids:
-        return BatchResult()
-    return _service(session, Loan.id.in_(loan_ids), through=through, posted_by=posted_by)
 
 
 def _service(session: Session, which: sa.ColumnElement[bool], *, through: dt.date,

@@ -5,12 +5,15 @@ their recorded events in bulk — no per-loan ORM round trips, no engine run —
 and leaves each loan dirty from its first event.  The nightly job then
 services them all in bulk (``app.servicing.batch``: a loan never serviced
 starts from an empty machine), exactly as if every event had been recorded
-one by one.  One audit record per batch names its loans.
+one by one.  Imported payments are receipted per batch and value date (one
+entry each, ``app.servicing.receipts``); servicing applies them.  One audit
+record per batch names its loans.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -24,8 +27,11 @@ from app.audit.service import record
 from app.auth.principal import Principal
 from app.clock import now_utc
 from app.db import copy_rows
+from app.ledger.service import post
+from app.money import ZERO
 from app.privacy.types import lookup_hash_of
 from app.servicing.models import Borrower, EventKind, Loan, LoanEvent
+from app.servicing.receipts import receipt_entry
 
 
 @dataclass(frozen=True)
@@ -76,9 +82,10 @@ def import_loans(session: Session, principal: Principal, loans: Iterable[Importe
               "dirty_from": min((e.date for e in x.events), default=None)}
              for x in batch],
         ).all())
-        _write_events(session, [
-            (loan_ids[x.contract_no], e) for x in batch for e in x.events
-        ], recorded_by=principal.user_name, source=source)
+        events = [(loan_ids[x.contract_no], e) for x in batch for e in x.events]
+        _write_events(session, events, recorded_by=principal.user_name, source=source)
+        _receipts(session, events, first=loan_ids[batch[0].contract_no],
+                  last=loan_ids[batch[-1].contract_no], posted_by=principal.user_name)
         first = session.get_one(Loan, loan_ids[batch[0].contract_no])
         record(session, principal, "loan.import", first, before=None,
                after={"loans": len(batch), "first": batch[0].contract_no,
@@ -105,6 +112,20 @@ def _borrowers(session: Session, batch: list[ImportedLoan]) -> dict[str, int]:
             sa.insert(Borrower).returning(Borrower.id_number_hash, Borrower.id),
             list(new.values())).all())
     return {number: found[h] for number, h in hashes.items()}
+
+
+def _receipts(session: Session, events: list[tuple[int, ImportedEvent]], *, first: int,
+              last: int, posted_by: str) -> None:
+    """One receipt entry per value date for the batch's payments and reversals."""
+    by_date: dict[dt.date, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    for _loan_id, e in events:
+        if e.kind in (EventKind.payment, EventKind.payment_reversal):
+            by_date[e.date][e.kind == EventKind.payment_reversal] += e.amount
+    post(session, [entry for day, (received, returned) in sorted(by_date.items())
+                   if (entry := receipt_entry(
+                       f"import:loans {first}-{last}:{day.isoformat()}", day, received=received,
+                       returned=returned, memo=f"imported payments of loans {first}-{last}"))],
+         posted_by=posted_by)
 
 
 def _write_events(session: Session, events: list[tuple[int, ImportedEvent]], *,

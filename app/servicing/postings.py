@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from app.engine.machine import Allocation, Bill, Claim, LoanMachine
 from app.ledger.models import Account, JournalEntry, JournalLeg
 from app.ledger.service import Leg, NewEntry, balanced_legs, post, reversal_of
+from app.servicing.receipts import CLEARING
 
 
 def decided_entries(
@@ -50,8 +51,9 @@ def entries_of(
 ) -> list[NewEntry]:
     """The entries of the given decisions of the engine, keyed by slot (unversioned).
 
-    A payment whose event is in ``forgiven`` (代偿) is paid by the state: its
-    money comes from ``forgiveness_fund`` instead of ``bank_cash``.
+    A payment is applied from ``repayments_clearing``, where its receipt put
+    it (``app.servicing.receipts``); one whose event is in ``forgiven`` (代偿)
+    is paid by the state, from ``forgiveness_fund``.
     """
     entries = []
 
@@ -73,7 +75,7 @@ def entries_of(
             ("subsidy_receivable", "interest_income", claim.amount), loan_id=loan_id))
     for p in payments:
         state_pays = p.event_index in forgiven
-        cash = "forgiveness_fund" if state_pays else "bank_cash"
+        cash = "forgiveness_fund" if state_pays else CLEARING
         add(f"pay:{p.event_index}", "forgiveness" if state_pays else "payment", p.date,
             balanced_legs(
                 (cash, "penalty_income", p.to_penalty),

@@ -13,7 +13,8 @@ from app.engine.machine import LoanMachine
 from app.ledger.service import loan_balances
 from app.money import ZERO
 from app.servicing.models import Loan
-from app.servicing.service import run_loan
+from app.servicing.receipts import CLEARING
+from app.servicing.service import forgiveness_ids, run_loan
 
 
 @dataclass(frozen=True)
@@ -25,13 +26,18 @@ class Difference:
     engine: Decimal
 
 
-def engine_balances(machine: LoanMachine) -> dict[str, Decimal]:
-    """The ledger balances (debit positive) the engine's state implies."""
+def engine_balances(machine: LoanMachine, *,
+                    forgiven: frozenset[int] = frozenset()) -> dict[str, Decimal]:
+    """The ledger balances (debit positive) the engine's state implies.  The
+    loan's own legs on ``repayments_clearing`` are its applications: every
+    payment the engine applied, except those the state paid (``forgiven``)."""
     return {
         "principal_unbilled": machine.principal_unbilled,
         "principal_billed": sum((b.principal_unpaid for b in machine.bills), ZERO),
         "interest_billed": sum((b.interest_unpaid for b in machine.bills), ZERO),
         "unapplied_funds": -sum((p.to_unapplied for p in machine.payments), ZERO),
+        CLEARING: sum((p.amount for p in machine.payments if p.event_index not in forgiven),
+                      ZERO),
     }
 
 
@@ -49,7 +55,8 @@ def loan_differences(session: Session, *, chunk: int = 500) -> Iterator[Differen
         ledger = loan_balances(session, [loan.id for loan in loans])
         for loan in loans:
             machine = run_loan(session, loan, loan.serviced_through)
-            for account, expected in engine_balances(machine).items():
+            forgiven = forgiveness_ids(session, loan.id)
+            for account, expected in engine_balances(machine, forgiven=forgiven).items():
                 booked = ledger.get((loan.id, account), ZERO)
                 if booked != expected:
                     yield Difference(loan.id, loan.contract_no, account, booked, expected)

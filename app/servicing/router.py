@@ -13,6 +13,7 @@ from app.auth.deps import CurrentPrincipal
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.auth.scope import get_visible, require_role, select_visible
+from app.bankfiles.models import BankLine
 from app.deps import DbSession
 from app.engine.projection import payoff_quote, preview_schedule
 from app.engine.scenario import state_to_json
@@ -125,12 +126,15 @@ def confirm_plan(
 
 
 def _txn_taken(session, loan: Loan, bank_txn_id: str | None) -> None:
+    """A bank transaction is taken by a recorded event or by a line of the bank's
+    files (posted lines are recorded as events only when applied)."""
     if bank_txn_id is None:
         return
     taken = session.scalar(
         sa.select(LoanEvent.id).join(Loan, Loan.id == LoanEvent.loan_id)
         .where(Loan.bank_id == loan.bank_id, LoanEvent.external_ref == bank_txn_id)
-    )
+    ) or session.scalar(sa.select(BankLine.id).where(BankLine.bank_id == loan.bank_id,
+                                                     BankLine.txn_key == bank_txn_id))
     if taken is not None:
         raise Conflict(f"bank_txn_id {bank_txn_id} was already recorded", field="bank_txn_id",
                        code="duplicate")

@@ -38,9 +38,11 @@ from app.engine.machine import LoanMachine, Terms
 from app.engine.projection import payoff_quote
 from app.engine.state import LoanState, read_standing, read_state
 from app.errors import Conflict, InvalidInput
+from app.ledger.service import post
 from app.policy import get_policy
 from app.servicing.models import Borrower, EventKind, Loan, LoanEngineState, LoanEvent
 from app.servicing.postings import decided_entries, sync_ledger
+from app.servicing.receipts import event_receipt
 
 
 def terms_of(loan: Loan) -> Terms:
@@ -198,7 +200,9 @@ def record_event(
     external_ref: str | None = None,
     service: bool = True,
 ) -> LoanEvent:
-    """Record one event and (unless a batch defers it) re-service the loan.
+    """Record one event and (unless the nightly job is left to do it) re-service
+    the loan.  A payment or reversal also books its receipt at once
+    (``app.servicing.receipts``); servicing applies it.
 
     An event the rules refuse (a second plan adjustment, a disbursement after
     graduation…) raises ``Conflict`` and, the request rolling back, leaves
@@ -218,6 +222,8 @@ def record_event(
     session.flush()
     record(session, principal, f"loan_event.{kind.value}", event, before=None,
            after=snapshot(event))
+    if kind in (EventKind.payment, EventKind.payment_reversal):
+        post(session, [event_receipt(event)], posted_by=principal.user_name)
     if service:
         service_loan(session, loan, through=max(today, loan.serviced_through or today),
                      posted_by=principal.user_name)

@@ -1,5 +1,6 @@
 """A bank with four loans (two repaying, one closed, one of another bank), and
-helpers to upload and process files as that bank."""
+helpers to upload and process files as that bank, and to apply what they
+posted (the nightly job's work)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from app.db import make_session_factory
 from app.reference.models import Bank
 from app.servicing.models import EventKind, Loan, LoanEvent
 from app.servicing.service import record_event
+from jobs import daily
 from tests import factories
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "bankfiles"
@@ -41,6 +43,7 @@ class World:
     upload: Callable[..., tuple[BankUpload, bool]]
     process: Callable[[int], BankUpload]
     lines: Callable[[int], dict[int, BankLine]]
+    apply: Callable[[], None]
 
 
 def bank_principal(db: Session, bank: Bank) -> tuple[Principal, dict[str, str]]:
@@ -98,4 +101,9 @@ def world(db, connection, make_agreement, make_loan, set_today) -> World:
         return {x.line_no: x for x in db.scalars(
             sa.select(BankLine).where(BankLine.upload_id == upload_id))}
 
-    return World(bank, principal, headers, loans, upload, process, lines)
+    def apply() -> None:
+        """The nightly job's chunk over every loan: posted lines become events, applied."""
+        daily.run(db, BUSINESS_DATE, 0, 2**31 - 1)
+        db.expire_all()
+
+    return World(bank, principal, headers, loans, upload, process, lines, apply)

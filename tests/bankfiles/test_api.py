@@ -149,9 +149,14 @@ def test_daily_reconciliation(client, world, db):
     # utf8 file: 530.16 + 300.00 - 530.16; bad lines dated 01-20 with an amount:
     # BX001 100, BX002-4 3×100, BX001 again 100, B…002 again 300, BX011 250, BX012-13 2×80
     assert report["bank_total"] == "1510.00"
-    # posted: 300.00 (B) + 100.00 (BX001) + 250.00 held on the closed loan
+    # posted: 300.00 (B) + 100.00 (BX001) + 250.00 held on the closed loan, all
+    # waiting for the nightly job to apply them
     assert report["posted"] == "650.00" and report["difference"] == "860.00"
-    assert report["unapplied_held"] == "250.00"
+    assert (report["awaiting_application"], report["unapplied_held"]) == ("650.00", "0.00")
+    world.apply()
+    report = client.get("/v1/bank-reconciliation", params=day, headers=world.headers).json()
+    assert (report["posted"], report["difference"]) == ("650.00", "860.00")
+    assert (report["awaiting_application"], report["unapplied_held"]) == ("0.00", "250.00")
     shares = {item["bank_txn_id"]: item["share"] for item in report["items"]}
     assert sum(Decimal(s) for s in shares.values()) == Decimal("860.00")
     assert shares["BX002"] == "100.00" and shares["B20270120000002"] == "300.00"
@@ -171,8 +176,8 @@ def test_daily_reconciliation(client, world, db):
     assert {i["exception_status"] for i in after["items"]} == {"returned"}
     as_csv = client.get("/v1/bank-reconciliation.csv", params=day, headers=world.headers)
     rows = list(csv.reader(io.StringIO(as_csv.text)))
-    assert ["difference", after["difference"]] in rows and rows[9:11][1][0] == "item"
-    assert len(rows) == 11 + len(after["items"])
+    assert ["difference", after["difference"]] in rows and rows[10:12][1][0] == "item"
+    assert len(rows) == 12 + len(after["items"])
     other_bank = db.scalar(sa.select(Bank.id).where(Bank.id != world.bank.id))
     assert client.get("/v1/bank-reconciliation", params=day | {"bank_id": other_bank},
                       headers=world.headers).status_code == 404

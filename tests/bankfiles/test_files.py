@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from app.bankfiles.application import receipts_difference
 from app.bankfiles.models import BankLine, BankUploadPart, FileFormat, Outcome, UploadStatus
 from app.bankfiles.processing import process_pending
 from app.bankfiles.service import upload_report
@@ -17,19 +18,32 @@ from app.db import make_session_factory
 from app.engine.machine import LoanMachine
 from app.engine.scenario import state_to_json
 from app.engine.state import read_state
+from app.ledger.models import Account, JournalLeg
 from app.ledger.verify import orphan_legs, trial_balance, unbalanced_entries
 from app.servicing.models import EventKind, LoanEvent
+from app.servicing.receipts import CLEARING
 from app.servicing.reconcile import engine_balances, loan_differences
 from app.servicing.service import engine_events, load_events, run_loan, terms_of
 from tests.bankfiles.conftest import BUSINESS_DATE, CLOSED, DATA, A, B, payments
 
 
 def assert_ledger_sound(db) -> None:
+    """Entries balance, loans match the engine, each payment is receipted once."""
     db.expire_all()
     assert unbalanced_entries(db) == []
     assert orphan_legs(db) == 0
     assert trial_balance(db) == 0
     assert list(loan_differences(db)) == []
+    booked, due = receipts_difference(db)
+    assert booked == due
+
+
+def clearing_balance(db) -> Decimal:
+    """What ``repayments_clearing`` holds: receipts not yet applied."""
+    total = db.scalar(sa.select(sa.func.coalesce(sa.func.sum(JournalLeg.amount), 0))
+                      .join(Account, Account.id == JournalLeg.account_id)
+                      .where(Account.code == CLEARING))
+    return Decimal(str(total)).quantize(Decimal("0.01"))
 
 
 def by_ref(db, loan) -> dict[str, LoanEvent]:
@@ -46,6 +60,8 @@ def test_utf8_file_posts_each_line_and_its_reversal(db, world):
         "lines_read": 3, "posted": 2, "amount_posted": "830.16", "reversals_posted": 1,
         "amount_reversed": "530.16", "held": 0, "amount_held": "0.00", "duplicates": 0,
         "exceptions": 0, "ignored": 0, "exceptions_by_reason": None}
+    assert payments(db, world.loans[A]) == []  # receipted; applied by the nightly job
+    world.apply()
     a = by_ref(db, world.loans[A])
     assert a["B20270120000001"].kind == EventKind.payment
     assert a["B20270120000001"].amount == Decimal("530.16")
@@ -64,6 +80,7 @@ def test_a_reversal_restores_the_loan_exactly(db, world):
     before = run_loan(db, loan, BUSINESS_DATE)
     first, _ = world.upload("repayments-utf8-bom.csv")
     world.process(first.id)
+    world.apply()
     assert by_ref(db, loan)["B20270122000001"].amount == Decimal("200.00")
     after_payment = run_loan(db, loan, BUSINESS_DATE)
     assert after_payment.principal_unbilled == Decimal("5800.00")  # in school: a prepayment
@@ -74,7 +91,7 @@ def test_a_reversal_restores_the_loan_exactly(db, world):
     second, _ = world.upload(reversal)
     world.process(second.id)
     assert world.lines(second.id)[1].outcome == Outcome.posted
-    db.expire_all()
+    world.apply()
     stored = load_events(db, loan.id)
     without = [e for e in engine_events(stored) if e.index not in
                {x.id for x in stored if x.kind in (EventKind.payment,
@@ -95,7 +112,7 @@ def test_the_same_bytes_twice_post_once(db, world, client):
     factory = make_session_factory(db.get_bind(), join_transaction_mode="create_savepoint")
     assert process_pending(factory, BUSINESS_DATE) == [first.json()["id"]]
     assert process_pending(factory, BUSINESS_DATE) == []
-    db.expire_all()
+    world.apply()
     assert len(payments(db, world.loans[A])) == 2 and len(payments(db, world.loans[B])) == 1
     third = client.post("/v1/bank-files", content=data, headers=world.headers)
     assert third.status_code == 200 and third.json()["report"]["posted"] == 2
@@ -112,6 +129,7 @@ def test_overlapping_files_post_each_transaction_once(db, world):
     ids = [world.upload(text.encode())[0].id for text in (one, two)]
     for upload_id in ids + ids:  # processing again changes nothing either
         world.process(upload_id)
+    world.apply()
     refs = [e.external_ref for e in payments(db, world.loans[A])]
     assert sorted(refs) == ["O1", "O2", "O3"]
     second = world.lines(ids[1])
@@ -150,6 +168,7 @@ def test_camt053_statement(db, world):
         ("C20270121000003", "", Outcome.ignored),  # the bank's fee, a debit
         ("C20270122000009", "REVERSAL", Outcome.posted)]
     assert lines[1].contract_no == A and lines[2].contract_no == B  # Ustrd, EndToEndId
+    world.apply()
     b = by_ref(db, world.loans[B])
     assert b["C20270122000009"].reverses_event_id == b["C20270120000002"].id
     assert by_ref(db, world.loans[A])["C20270120000001"].amount == Decimal("530.16")
@@ -159,6 +178,7 @@ def test_camt053_statement(db, world):
 def test_camt054_notification(db, world):
     done = world.process(world.upload("camt054.xml", FileFormat.camt054)[0].id)
     assert upload_report(db, done)["amount_posted"] == "410.00"
+    world.apply()
     assert by_ref(db, world.loans[B])["N20270125000002"].event_date == dt.date(2027, 1, 24)
 
 
@@ -235,6 +255,7 @@ def test_every_kind_of_bad_line(db, world):
     assert (report["posted"], report["amount_posted"], report["held"], report["amount_held"],
             report["duplicates"], report["exceptions"]) == (1, "100.00", 1, "250.00", 2, 12)
     assert report["exceptions_by_reason"]["malformed"] == {"count": 3, "amount": "160.00"}
+    world.apply()
     # The closed loan keeps its money as unapplied, through the engine.
     closed = run_loan(db, world.loans[CLOSED], BUSINESS_DATE)
     assert closed.payments[-1].to_unapplied == Decimal("250.00")
@@ -261,6 +282,7 @@ def test_a_backdated_value_date_recomputes_the_loan(db, world, set_today):
     text = ("bank_txn_id,contract_no,id_number,amount,value_date,type,reverses\n"
             f"K1,{A},11010519491231002X,3000.00,2026-07-01,REPAY,\n").encode()
     world.process(world.upload(text)[0].id)
+    world.apply()
     machine = run_loan(db, loan, BUSINESS_DATE)
     assert machine.payments[0].date == dt.date(2026, 7, 1)
     assert machine.bills[-1].interest < interest_before
@@ -268,7 +290,7 @@ def test_a_backdated_value_date_recomputes_the_loan(db, world, set_today):
 
 
 def test_the_bank_files_job_processes_pending_uploads(db, world, connection):
-    from jobs import runner
+    from jobs import daily, runner
     from jobs.bankfiles import NAME
     from jobs.models import RunStatus
 
@@ -278,5 +300,9 @@ def test_the_bank_files_job_processes_pending_uploads(db, world, connection):
     assert (run.status, run.chunks_total, run.items) == (RunStatus.done, 2, 3), run.error
     db.expire_all()
     assert [world.process(i).status for i in ids] == [UploadStatus.done, UploadStatus.rejected]
+    assert payments(db, world.loans[A]) == []
+    [run] = runner.run_dates(factory, daily.NAME, [BUSINESS_DATE])  # after bank_files
+    assert run.status == RunStatus.done, run.error
+    db.expire_all()
     assert len(payments(db, world.loans[A])) == 2
     assert_ledger_sound(db)

@@ -1,25 +1,33 @@
 """A SIGKILL in the middle of processing loses nothing and posts nothing twice
-(PostgreSQL, real commits); processing memory stays flat (bench, SQLite)."""
+(PostgreSQL, real commits), and the nightly job then applies each line once;
+processing memory stays flat (bench, SQLite)."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import os
 import signal
 import subprocess
 import time
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
+from app.bankfiles.application import receipts_difference
 from app.bankfiles.bench import process_command, run_bench, seed_bank, upload_file, write_repayments
 from app.bankfiles.models import BankLine, BankUpload, Outcome, UploadStatus
 from app.db import make_session_factory, session_scope
 from app.ledger.verify import orphan_legs, trial_balance, unbalanced_entries
 from app.servicing.models import EventKind, LoanEvent
 from app.servicing.reconcile import loan_differences
+from jobs import daily, runner
+from jobs.models import RunStatus
+from tests.bankfiles.test_files import clearing_balance
 
 LINES = 3000
+BUSINESS_DATE = dt.date(2026, 1, 31)
 # The bound stated for processing (any file size): the interpreter with pandas,
 # SQLAlchemy and the app loaded is ~130 MB; one chunk of lines adds little.
 MAX_RSS_MB = 300
@@ -36,8 +44,10 @@ def test_kill_during_processing_posts_each_line_once(committed_engine, tmp_path)
     with session_scope(factory) as session:
         upload_id = upload_file(session, bank_id, path)
     url = committed_engine.url.render_as_string(hide_password=False)
-    env = os.environ | {"LOANS_DATABASE_URL": url}
-    command = process_command(upload_id, dt.date(2026, 1, 31))
+    env = os.environ | {"LOANS_DATABASE_URL": url, "LOANS_BANKFILE_CHUNK_LINES": "200"}
+    command = process_command(upload_id, BUSINESS_DATE)
+    with path.open() as f:
+        total = sum((Decimal(row["amount"]) for row in csv.DictReader(f)), Decimal(0))
 
     def lines_done() -> int:
         with session_scope(factory) as session:
@@ -61,6 +71,10 @@ def test_kill_during_processing_posts_each_line_once(committed_engine, tmp_path)
                                    .where(BankLine.upload_id == upload_id)
                                    .group_by(BankLine.outcome)).all()
         assert outcomes == [(Outcome.posted, valid)]
+        assert receipts_difference(session) == (-total, -total)  # each line receipted once
+    [run] = runner.run_dates(factory, daily.NAME, [BUSINESS_DATE])  # the night after
+    assert run.status == RunStatus.done, run.error
+    with session_scope(factory) as session:
         per_txn = session.execute(
             sa.select(LoanEvent.external_ref, sa.func.count())
             .where(LoanEvent.kind == EventKind.payment)
@@ -70,6 +84,8 @@ def test_kill_during_processing_posts_each_line_once(committed_engine, tmp_path)
         assert orphan_legs(session) == 0
         assert trial_balance(session) == 0
         assert list(loan_differences(session)) == []
+        assert receipts_difference(session) == (-total, -total)
+        assert clearing_balance(session) == 0  # every receipt applied
 
 
 def test_processing_memory_stays_flat():

@@ -5,6 +5,7 @@ borrower's bank sees it in full."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Base
 from app.servicing.service import find_or_create_borrower
+from jobs import daily
 from tests.origination.conftest import Flow, build_world, citizen_id
 
 OTHER = "11010519491231002X"  # an ID number that is nobody's
@@ -61,6 +63,8 @@ def test_no_plain_id_number_at_rest_or_in_logs(
     assert done.status_code == 200, done.text
     exceptions = client.get("/v1/bank-exceptions", headers=world.bank_h).json()
     assert [line["bank_txn_id"] for line in exceptions] == ["PRIV-2"]  # the mismatch
+    daily.run(db, dt.date(2025, 9, 20), 0, 2**31 - 1)  # the night: the payment is applied
+    db.commit()
     events = client.get(f"/v1/loans/{contract['loan_id']}/events", headers=world.bank_h).json()
     assert [e["amount"] for e in events if e["kind"] == "payment"] == ["100.00"]
 

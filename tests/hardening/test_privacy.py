@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -61,6 +63,15 @@ def test_two_encryptions_differ_but_hash_alike(db: Session) -> None:
     keys = crypto.data_keys()
     assert keys.encrypt(ID.encode()) != keys.encrypt(ID.encode())
     assert keys.lookup_hash(ID) == keys.lookup_hash(ID)
+
+
+@pytest.mark.parametrize("hash_key", ["short", "k" * 64, "a longer key than one block " * 4])
+def test_lookup_hash_is_hmac_sha256(use_keys, hash_key: str) -> None:
+    """The precomputed HMAC states give exactly the standard HMAC-SHA256."""
+    use_keys([crypto.generate_key()], hash_key)
+    for value in (ID, "", "中文"):
+        expected = hmac.new(hash_key.encode(), value.encode(), hashlib.sha256).hexdigest()
+        assert crypto.data_keys().lookup_hash(value) == expected
 
 
 def test_audit_snapshot_masks_the_id_number(db: Session) -> None:

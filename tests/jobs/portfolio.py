@@ -27,6 +27,7 @@ from app.engine.scenario import run_scenario
 from app.ledger.models import Account, JournalEntry, JournalLeg
 from app.money import fmt
 from app.servicing.models import EventKind, Loan, LoanEvent
+from app.servicing.receipts import CLEARING
 from app.servicing.service import record_event
 from tests import factories
 
@@ -183,10 +184,11 @@ def scenario_of(loan: Loan, rows: list[LoanEvent], as_of: dt.date) -> dict[str, 
 
 
 def ledger_of(session: Session, loan_id: int) -> dict[str, dict[str, Decimal]]:
-    """The loan's standing (not reversed) entries: slot -> debited account -> amount."""
+    """The loan's standing (not reversed) entries of the engine's slots: slot ->
+    debited account -> amount (its payments' receipts have no slot)."""
     entries = session.execute(
         sa.select(JournalEntry.id, JournalEntry.slot, JournalEntry.reverses_entry_id)
-        .where(JournalEntry.loan_id == loan_id)
+        .where(JournalEntry.loan_id == loan_id, JournalEntry.slot.is_not(None))
     ).all()
     reversed_ids = {e.reverses_entry_id for e in entries if e.reverses_entry_id}
     standing = {e.id: e.slot for e in entries
@@ -213,7 +215,7 @@ def _expected_ledger(result: dict[str, Any], rows: list[LoanEvent]) -> dict[str,
     reversed_ids = {r.reverses_event_id for r in rows if r.reverses_event_id}
     payment_ids = [r.id for r in rows if r.kind == EventKind.payment and r.id not in reversed_ids]
     for event_id, p in zip(payment_ids, result["payments"], strict=True):
-        out[f"pay:{event_id}"] = {"bank_cash": D(p["amount"])}
+        out[f"pay:{event_id}"] = {CLEARING: D(p["amount"])}  # where its receipt put it
     for r in rows:
         if r.kind == EventKind.disbursement:
             out[f"disb:{r.id}"] = {"principal_unbilled": r.amount}

@@ -1,0 +1,136 @@
+"""Applying posted bank lines: their loan events, when the loan is next serviced.
+
+Processing a file posts each good repayment or reversal line as the bank's
+receipt, matched to its loan (``app.bankfiles.processing``); the line is
+*pending* until the loan is serviced.  The nightly job's chunk first calls
+``apply_pending`` for its loans: each pending line becomes the loan event it
+stands for (a payment, or the reversal of the payment it names), in line
+order, keeps the event's id, and the loan is marked dirty from the earliest
+value date; servicing then runs as for any new event (the engine allocates
+the payment, the ledger books its application from the clearing account,
+a backdated one replays the loan).  Writes are bulk: ``COPY`` of the events,
+one update of the lines and of the loans.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app import clock
+from app.bankfiles.models import PENDING, BankLine
+from app.db import allocate_ids, copy_rows, one_of, update_rows
+from app.ledger.models import Account, JournalLeg
+from app.servicing.models import EventKind, Loan, LoanEvent
+from app.servicing.receipts import CLEARING
+
+EVENT_COLUMNS = ("id", "loan_id", "kind", "event_date", "amount", "data", "reverses_event_id",
+                 "source", "external_ref", "recorded_by", "created_at")
+
+
+def pending_loans(through: dt.date) -> sa.Select:
+    """The loans with posted lines to apply by ``through`` (``ix_bank_lines_pending``)."""
+    return sa.select(BankLine.loan_id).where(sa.text(PENDING), BankLine.value_date <= through)
+
+
+def apply_pending(session: Session, *, lo: int, hi: int, through: dt.date,
+                  recorded_by: str) -> int:
+    """Record the loan events of the pending lines of loans ``lo``..``hi`` valued by
+    ``through`` (a later one waits for its date's run) and mark those loans
+    dirty; returns how many lines were applied.  The lines are locked, so two
+    callers never apply one twice."""
+    rows = session.execute(
+        sa.select(BankLine.id, BankLine.upload_id, BankLine.bank_id, BankLine.loan_id,
+                  BankLine.type, BankLine.amount, BankLine.value_date, BankLine.txn_key,
+                  BankLine.reverses)
+        .where(sa.text(PENDING), BankLine.loan_id.between(lo, hi),
+               BankLine.value_date <= through)
+        .order_by(BankLine.id).with_for_update()).all()
+    if not rows:
+        return 0
+    recorded = _recorded_payments(session, [r for r in rows if r.type == "REVERSAL"])
+    ids = allocate_ids(session, LoanEvent.__table__, len(rows))
+    now = clock.now_utc()
+    events, links = [], []
+    for r, event_id in zip(rows, ids, strict=True):
+        reverses = None
+        if r.type == "REVERSAL":
+            reverses = recorded.get((r.bank_id, r.reverses))
+            if reverses is None:  # its payment's value date has not come yet
+                continue
+        else:
+            recorded[(r.bank_id, r.txn_key)] = event_id
+        kind = EventKind.payment_reversal if reverses else EventKind.payment
+        events.append((event_id, r.loan_id, kind, r.value_date, r.amount, {}, reverses,
+                       f"bankfile:{r.upload_id}", r.txn_key, recorded_by, now))
+        links.append({"id": r.id, "loan_event_id": event_id})
+    if not links:
+        return 0
+    applied = {link["id"] for link in links}
+    copy_rows(session, LoanEvent.__table__, EVENT_COLUMNS, events)
+    update_rows(session, BankLine.__table__, "id", links)
+    _mark_dirty(session, [r for r in rows if r.id in applied])
+    return len(links)
+
+
+def _recorded_payments(session: Session, reversals: list) -> dict[tuple[int, str], int]:
+    """(bank, transaction id) -> event id of the recorded payments these reversal
+    lines name: a line's applied payment, or one recorded through the API."""
+    found: dict[tuple[int, str], int] = {}
+    for bank_id in {r.bank_id for r in reversals}:
+        refs = list({r.reverses for r in reversals if r.bank_id == bank_id})
+        found |= {(bank_id, txn): event_id for txn, event_id in session.execute(
+            sa.select(BankLine.txn_key, BankLine.loan_event_id)
+            .where(BankLine.bank_id == bank_id, one_of(session, BankLine.txn_key, refs),
+                   BankLine.loan_event_id.is_not(None)))}
+        for txn, event_id in session.execute(
+                sa.select(LoanEvent.external_ref, LoanEvent.id)
+                .join(Loan, Loan.id == LoanEvent.loan_id)
+                .where(Loan.bank_id == bank_id, LoanEvent.kind == EventKind.payment,
+                       one_of(session, LoanEvent.external_ref, refs))
+                .order_by(LoanEvent.id)):
+            found.setdefault((bank_id, txn), event_id)
+    return found
+
+
+def _mark_dirty(session: Session, rows: list) -> None:
+    """Each loan dirty from its earliest new value date (or earlier, as it was)."""
+    earliest: dict[int, dt.date] = {}
+    for r in rows:
+        if r.loan_id not in earliest or r.value_date < earliest[r.loan_id]:
+            earliest[r.loan_id] = r.value_date
+    current = session.execute(
+        sa.select(Loan.id, Loan.dirty_from).where(one_of(session, Loan.id, list(earliest)))
+        .with_for_update()).all()
+    update_rows(session, Loan.__table__, "id", [
+        {"id": loan_id, "dirty_from": min(earliest[loan_id], dirty_from or earliest[loan_id])}
+        for loan_id, dirty_from in current])
+    session.expire_all()  # the loans' rows were written in bulk
+
+
+def receipts_difference(session: Session) -> tuple[Decimal, Decimal]:
+    """(receipts booked, receipts due) on ``repayments_clearing``: its legs without
+    a loan (the receipts; its loans' legs are the applications) against the
+    payments they are for — every payment and reversal event recorded, and
+    every posted line not yet applied.  Equal when each payment was receipted
+    exactly once (``loans ledger verify``)."""
+    booked = session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(JournalLeg.amount), 0))
+        .join(Account, Account.id == JournalLeg.account_id)
+        .where(Account.code == CLEARING, JournalLeg.loan_id.is_(None)))
+    signed = sa.case((LoanEvent.kind == EventKind.payment_reversal, -LoanEvent.amount),
+                     else_=LoanEvent.amount)
+    recorded = session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(signed), 0))
+        .where(LoanEvent.kind.in_([EventKind.payment, EventKind.payment_reversal])))
+    signed = sa.case((BankLine.type == "REVERSAL", -BankLine.amount), else_=BankLine.amount)
+    pending = session.scalar(sa.select(sa.func.coalesce(sa.func.sum(signed), 0))
+                             .where(sa.text(PENDING)))
+    return _money(booked), -(_money(recorded) + _money(pending))
+
+
+def _money(value: object) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))

@@ -1,0 +1,48 @@
+"""The bulk helpers of app.db: many values as one parameter, sparse lookups,
+rows written as they come, ids drawn ahead (both databases)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.clock import now_utc
+from app.db import allocate_ids, one_of, row_writer, sparse_rows
+from app.ledger.models import Account
+from app.servicing.models import Borrower
+
+CODES = ["bank_cash", "interest_income", "no such code", 'odd "quoted" \\ code']
+
+
+def test_one_of_many_values(db: Session) -> None:
+    found = db.scalars(sa.select(Account.code).where(one_of(db, Account.code, CODES)))
+    assert sorted(found) == ["bank_cash", "interest_income"]
+    ids = db.scalars(sa.select(Account.id).where(Account.code.in_(CODES))).all()
+    assert sorted(db.scalars(sa.select(Account.id).where(one_of(db, Account.id, ids)))) == \
+        sorted(ids)
+
+
+def test_sparse_rows_scans_the_range_then_looks_up(db: Session) -> None:
+    query = sa.select(Account.code, Account.type)
+    # Nothing between the smallest and largest value: nothing looked up.
+    assert sparse_rows(db, query, Account.code, ["zz1", "zz2"]) == []
+    # The range holds what is looked for, and no more than that.
+    assert [r.code for r in sparse_rows(db, query, Account.code, ["bank_cash"])] == [
+        "bank_cash"]
+    # The range holds more entries than values: each value is looked up.
+    rows = sparse_rows(db, query, Account.code, ["bank_cash", "unapplied_funds"])
+    assert sorted(r.code for r in rows) == ["bank_cash", "unapplied_funds"]
+    assert sparse_rows(db, query, Account.code, ["bank_cash"],
+                       within=Account.type == "income") == []
+
+
+def test_row_writer_and_allocated_ids(db: Session) -> None:
+    ids = allocate_ids(db, Borrower.__table__, 3)
+    assert len(set(ids)) == 3
+    columns = ("id", "name", "id_number", "id_number_hash", "created_at")
+    with row_writer(db, Borrower.__table__, columns) as write:
+        for n, borrower_id in enumerate(ids):
+            write((borrower_id, f"学生{n}", f"ID{n}", f"hash{n}", now_utc()))
+    db.expire_all()
+    assert [db.get(Borrower, i).id_number for i in ids] == ["ID0", "ID1", "ID2"]
+    assert allocate_ids(db, Borrower.__table__, 1)[0] > max(ids)
