@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
+import re
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -272,15 +273,25 @@ def sparse_rows(session: Session, query: sa.Select, column: sa.ColumnElement[Any
     return list(session.execute(query.where(one_of(session, column, values))).all())
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _pg_array(values: list[Any], type_: sa.types.TypeEngine[Any]) -> sa.ColumnElement[Any]:
-    """``values`` as one parameter: the text of an array literal, cast (psycopg
-    would adapt a Python list value by value)."""
+    """``values`` as one parameter: the text of an array literal (psycopg would
+    adapt a Python list value by value), sent untyped and cast, so PostgreSQL
+    reads it as a constant array when it plans (a cast from text would be
+    evaluated only at run time: no hashed ``= ANY`` in a filter then)."""
     from sqlalchemy.dialects.postgresql import ARRAY
 
-    literal = "{" + ",".join(
-        str(v) if isinstance(v, int) else
-        '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
-    return sa.cast(sa.bindparam(None, literal, type_=sa.Text), ARRAY(type_))
+    if values and isinstance(values[0], str) and not _CONTROL.search("".join(values)):
+        # A JSON list of strings is the array literal but for its brackets (JSON
+        # escapes only quotes and backslashes when no control character is there).
+        literal = "{" + json.dumps(values, ensure_ascii=False)[1:-1] + "}"
+    else:
+        literal = "{" + ",".join(
+            str(v) if isinstance(v, int) else
+            '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+    return sa.cast(sa.bindparam(None, literal, type_=sa.types.NullType()), ARRAY(type_))
 
 
 def allocate_ids(session: Session, table: sa.Table, n: int) -> list[int]:

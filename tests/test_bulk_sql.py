@@ -22,6 +22,17 @@ def test_one_of_many_values(db: Session) -> None:
         sorted(ids)
 
 
+def test_one_of_finds_any_text(db: Session) -> None:
+    names = ['quote " and backslash \\', "comma, {braces} and spaces", "tab\there", "中文",
+             "NULL", ""]
+    columns = ("name", "id_number", "id_number_hash", "created_at")
+    with row_writer(db, Borrower.__table__, columns) as write:
+        for n, name in enumerate(names):
+            write((name, f"ID{n}", f"hash-text-{n}", now_utc()))
+    found = db.scalars(sa.select(Borrower.name).where(one_of(db, Borrower.name, names)))
+    assert sorted(found) == sorted(names)
+
+
 def test_sparse_rows_scans_the_range_then_looks_up(db: Session) -> None:
     query = sa.select(Account.code, Account.type)
     # Nothing between the smallest and largest value: nothing looked up.

@@ -123,6 +123,7 @@ class Judge:
         self.types = ("DISBURSEMENT",) if fmt == FileFormat.disbursement_csv else (
             "REPAY", "REVERSAL")
         self.dates: dict[str, dt.date | None] = {}
+        self.amounts: dict[str, tuple[Decimal | None, str | None]] = {}
 
     # -- the chunk's lookups ------------------------------------------------------
 
@@ -133,11 +134,13 @@ class Judge:
         txns = {r.bank_txn_id for r in records}
         reversed_refs = list({r.reverses for r in records if r.type == "REVERSAL"} - {""})
         refs = list((txns | set(reversed_refs)) - {""})
-        self.loans = {row.contract_no: LoanRef(*row) for row in s.execute(
-            sa.select(Loan.id, Loan.contract_no, Loan.bank_id,
-                      (Loan.status == "closed").label("closed"), Borrower.id_number_hash)
-            .join(Borrower, Borrower.id == Loan.borrower_id)
-            .where(one_of(s, Loan.contract_no, contracts)))} if contracts else {}
+        self.loans = {contract: LoanRef(loan_id, contract, bank_id, closed, id_hash)
+                      for loan_id, contract, bank_id, closed, id_hash in s.connection().execute(
+                          sa.select(Loan.id, Loan.contract_no, Loan.bank_id,
+                                    Loan.status == "closed", Borrower.id_number_hash)
+                          .join(Borrower, Borrower.id == Loan.borrower_id)
+                          .where(one_of(s, Loan.contract_no, contracts)))
+                      } if contracts else {}
         self.claims: dict[str, Claim | Line] = {}
         self.api_payments: dict[str, Claim] = {}
         self.reversed: set[str] = set()
@@ -178,17 +181,36 @@ class Judge:
 
     # -- one line -----------------------------------------------------------------
 
+    def accept(self, r: Record) -> tuple[int, str, Decimal, dt.date] | None:
+        """The common line, cheaply: a repayment that every check lets through is
+        claimed and its (loan id, contract number, amount, value date) returned,
+        with no ``Line`` built; anything else (None) goes to ``judge``, which
+        decides every other outcome.  Its checks are ``judge``'s, all passing."""
+        if (r.type != "REPAY" or "REPAY" not in self.types or r.ignored or r.malformed
+                or len(r.contract_nos) != 1):
+            return None
+        txn = r.bank_txn_id
+        if not txn or len(txn) > 64 or txn in self.claims or txn in self.api_payments:
+            return None
+        amount, error = self._amount(r.amount)
+        day = self._date(r.value_date)
+        if error is not None or day is None or day > self.business_date:
+            return None
+        loan = self.loans.get(r.contract_nos[0])
+        if loan is None or loan.bank_id != self.bank_id or loan.closed or (
+                (r.id_number or self.fmt not in parsers.CAMT)
+                and lookup_hash_of(r.id_number) != loan.id_hash):
+            return None
+        self.claims[txn] = Claim(self.upload_id, r.line_no, "REPAY", Outcome.posted, loan.id,
+                                 loan.contract_no, amount)
+        return loan.id, loan.contract_no, amount, day
+
     def judge(self, r: Record) -> Line:
         line = Line(r)
         if r.ignored:
             return line.done(Outcome.ignored, None, r.ignored)
         # Amount and date are kept whenever they read, for the report and 对账.
-        try:
-            line.amount = parse_amount(r.amount)
-        except ValueError as exc:
-            amount_error: str | None = str(exc)
-        else:
-            amount_error = None
+        line.amount, amount_error = self._amount(r.amount)
         line.value_date = value_date = self._date(r.value_date)
         txn = r.bank_txn_id
         if not txn or len(txn) > 64:
@@ -226,6 +248,18 @@ class Judge:
                                   "the loan is closed: the money is held as unapplied",
                                   outcome=Outcome.held)
         return line.done(Outcome.posted)
+
+    def _amount(self, text: str) -> tuple[Decimal | None, str | None]:
+        """(amount, None) or (None, why not); a file repeats its amounts, so once each."""
+        try:
+            return self.amounts[text]
+        except KeyError:
+            try:
+                found: tuple[Decimal | None, str | None] = (parse_amount(text), None)
+            except ValueError as exc:
+                found = (None, str(exc))
+            self.amounts[text] = found
+            return found
 
     def _date(self, text: str) -> dt.date | None:
         try:

@@ -19,11 +19,12 @@ file is processed, and stays *pending* (``loan_event_id`` null) until the
 loan is next serviced, when ``app.bankfiles.application`` records its loan
 event for the engine to apply.  ``ix_bank_lines_pending`` finds those lines.
 
-A line's upload (of the line's bank) is checked by the database once per
-statement (see migration 0011), and its loan is the one the processing
-matched: no row-level foreign keys, since a file writes a million lines by
-``COPY`` and PostgreSQL's per-row foreign key checks (a trigger, a lookup
-and a row lock each) cost ten times the ``COPY`` itself.  A line's ID number
+A line's upload, bank and loan are not foreign keys: a file writes a
+million lines by ``COPY``, and PostgreSQL's per-row foreign key checks (a
+trigger, a lookup and a row lock each) cost ten times the ``COPY`` itself.
+Lines are written only by their upload's processing, which holds the
+upload's row locked and names the loans it has just matched (migration
+0011); uploads, banks and loans are never deleted.  A line's ID number
 is kept (encrypted) only while the line is not posted: a posted line's ID
 number is its borrower's, and the raw file keeps every byte the bank sent.
 """

@@ -152,18 +152,21 @@ def _post_chunk(session: Session, upload: BankUpload, records: list[Record],
     judge = Judge(session, upload_id=upload.id, bank_id=upload.bank_id, fmt=upload.format,
                   business_date=business_date)
     judge.look_up(records)
+    tally = _Tally()
     if upload.format == FileFormat.disbursement_csv:
         lines = [judge.judge(r) for r in records]
         for line in lines:
             if line.outcome == Outcome.posted:
                 _disburse(session, principal, upload, line)
         _write_lines(session, upload, lines)
+        for x in lines:
+            tally.add(x.outcome, x.type, x.value_date, x.amount)
     else:
-        lines = _stream_posted(session, upload, judge, records)
-    receipts, summary = _receipts(upload, lines)
-    post(session, receipts, posted_by=principal.user_name)
+        _stream_lines(session, upload, judge, records, tally)
+    first, last = records[0].line_no, records[-1].line_no
+    post(session, tally.receipts(upload.id, first, last), posted_by=principal.user_name)
     record(session, principal, "bank_upload.lines", upload, None,
-           {"lines": f"{records[0].line_no}-{records[-1].line_no}", **summary})
+           {"lines": f"{first}-{last}", **tally.summary()})
 
 
 # A posted line's row: what it leaves out has its column's default (no ID
@@ -173,18 +176,27 @@ POSTED_COLUMNS = ("upload_id", "bank_id", "line_no", "type", "bank_txn_id", "con
                   "txn_key", "outcome", "reason", "message", "exception_status", "loan_id")
 
 
-def _stream_posted(session: Session, upload: BankUpload, judge: Judge,
-                   records: list[Record]) -> list[Line]:
+def _stream_lines(session: Session, upload: BankUpload, judge: Judge, records: list[Record],
+                  tally: _Tally) -> None:
     """Judge the lines, each posted one going straight into the database (the
     insert runs while the next lines are judged); then the others, which keep
-    their ID number (encrypted).  Returns every line."""
-    lines, others = [], []
+    their ID number (encrypted).  The common line, a repayment that posts, is
+    taken by ``Judge.accept`` without building its ``Line``."""
+    others = []
     upload_id, bank_id = upload.id, upload.bank_id
     with row_writer(session, BankLine.__table__, POSTED_COLUMNS,
                     plain=frozenset(POSTED_COLUMNS)) as write:
         for r in records:
+            accepted = judge.accept(r)
+            if accepted is not None:
+                loan_id, contract_no, amount, day = accepted
+                write((upload_id, bank_id, r.line_no, "REPAY", r.bank_txn_id, contract_no,
+                       r.amount[:64], r.value_date[:64], r.reverses[:64], amount, day,
+                       r.bank_txn_id, "posted", None, "", None, loan_id))
+                tally.add(Outcome.posted, "REPAY", day, amount)
+                continue
             x = judge.judge(r)
-            lines.append(x)
+            tally.add(x.outcome, x.type, x.value_date, x.amount)
             if not x.posted:
                 others.append(x)
                 continue
@@ -193,7 +205,6 @@ def _stream_posted(session: Session, upload: BankUpload, judge: Judge,
                    x.txn_key, x.outcome.value, x.reason and x.reason.value, x.message,
                    x.reason and ExceptionStatus.open.value, x.loan_id))
     _write_lines(session, upload, others)
-    return lines
 
 
 LINE_COLUMNS = ("upload_id", "bank_id", "line_no", "type", "bank_txn_id", "contract_no",
@@ -213,24 +224,34 @@ def _write_lines(session: Session, upload: BankUpload, lines: list[Line]) -> Non
         for x in lines])
 
 
-def _receipts(upload: BankUpload, lines: list[Line]) -> tuple[list[NewEntry], dict]:
-    """The chunk's receipt entries (one per value date: what its posted repayments
-    brought in, less what its reversals gave back) and its summary."""
-    by_date: dict[dt.date, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    counts: dict[str, int] = defaultdict(int)
-    for x in lines:
-        counts[x.outcome.value] += 1
-        if x.posted and x.type != "DISBURSEMENT":
-            by_date[x.value_date][x.type == "REVERSAL"] += x.amount
-    first, last = lines[0].line_no, lines[-1].line_no
-    entries = [entry for day, (received, returned) in sorted(by_date.items())
-               if (entry := receipt_entry(
-                   f"bankfile:{upload.id}:lines {first}-{last}:{day.isoformat()}", day,
-                   received=received, returned=returned,
-                   memo=f"bank file upload {upload.id}, lines {first}-{last}"))]
-    received = sum((v[0] for v in by_date.values()), ZERO)
-    returned = sum((v[1] for v in by_date.values()), ZERO)
-    return entries, {**counts, "received": fmt(received), "returned": fmt(returned)}
+class _Tally:
+    """A chunk's outcomes, and the money of its posted repayments and reversals
+    by value date, for its receipts and its audit record."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = defaultdict(int)
+        self.by_date: dict[dt.date, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+
+    def add(self, outcome: Outcome, type_: str, day: dt.date | None,
+            amount: Decimal | None) -> None:
+        self.counts[outcome] += 1
+        if outcome in (Outcome.posted, Outcome.held) and type_ != "DISBURSEMENT":
+            self.by_date[day][type_ == "REVERSAL"] += amount
+
+    def receipts(self, upload_id: int, first: int, last: int) -> list[NewEntry]:
+        """One receipt entry per value date: what the posted repayments brought in,
+        less what the reversals gave back."""
+        return [entry for day, (received, returned) in sorted(self.by_date.items())
+                if (entry := receipt_entry(
+                    f"bankfile:{upload_id}:lines {first}-{last}:{day.isoformat()}", day,
+                    received=received, returned=returned,
+                    memo=f"bank file upload {upload_id}, lines {first}-{last}"))]
+
+    def summary(self) -> dict[str, object]:
+        received = sum((v[0] for v in self.by_date.values()), ZERO)
+        returned = sum((v[1] for v in self.by_date.values()), ZERO)
+        return {**{k.value: n for k, n in self.counts.items()}, "received": fmt(received),
+                "returned": fmt(returned)}
 
 
 def _disburse(session: Session, principal: Principal, upload: BankUpload, line: Line) -> None:

@@ -1,27 +1,30 @@
-"""repayment receipts: a clearing account, pending bank lines, line references per statement
+"""repayment receipts: a clearing account, pending bank lines, bank_lines for COPY
 
 A repayment is now booked in two steps (app/servicing/receipts.py): its
 receipt when it is recorded (Dr bank_cash, Cr repayments_clearing) and its
 application when the loan is serviced (the engine's ``pay:`` entry, which
 now debits repayments_clearing instead of bank_cash).  This migration adds
-the account and brings the ledger of existing payments to that model: each
-payment or reversal event gets its receipt, and each standing application
-that debited bank_cash is reversed and posted again debiting the clearing
-account (what servicing's slot sync would do), so every balance of
-bank_cash is unchanged and the clearing account nets to zero.
+the account and brings the ledger of existing payments to that model, set
+based (a kept portfolio may hold millions): the payments and reversals
+recorded so far get their receipts (one entry per value date), and each
+standing application that debited bank_cash is reversed and posted again
+debiting the clearing account (what servicing's slot sync would do), so
+every balance of bank_cash is unchanged and the clearing account nets to
+zero.
 
 bank_lines: a posted line waits for the loan's next servicing
 (``ix_bank_lines_pending``); posted lines no longer keep the ID number (it
 becomes nullable); the exception index covers exception lines only; posted
 reversals are indexed by the transaction they reverse; the day's index
-leads with the date (see the model); the text columns a
-posted line leaves empty, and created_at, get server defaults.  Its
+leads with the date (see the model); the text columns a posted line leaves
+empty, and created_at, get server defaults.  Its
 row-level foreign keys to uploads, banks and loans go: PostgreSQL checks a
 foreign key row by row (a trigger, a lookup and a lock of the referenced
-row each), which cost ten times the COPY of a bank file's lines.  The
-upload (and that it is the line's bank's) is checked once per statement
-instead (PostgreSQL; a row trigger on SQLite); the loan is the one the
-processing just matched, and loans are never deleted.
+row each), which cost ten times the COPY of a bank file's lines (and a
+statement-level check over the new rows still a quarter of the insert).
+Lines are written only by the processing of their upload, whose row it
+holds locked, with the loans it just matched; none of the three is ever
+deleted.
 
 Revision ID: 0011_repayment_receipts
 Revises: 0010_ledger_statement_checks
@@ -31,7 +34,6 @@ Create Date: 2026-11-26
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -47,43 +49,6 @@ EXCEPTIONS = "exception_status IS NOT NULL"
 REVERSALS = "type = 'REVERSAL' AND outcome = 'posted'"
 POSTED_BY = "migration 0011_repayment_receipts"
 
-PG_CHECKS = """
-CREATE FUNCTION bank_lines_references() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE bad record;
-BEGIN
-  SELECT n.upload_id, n.bank_id INTO bad
-    FROM (SELECT DISTINCT upload_id, bank_id FROM new_lines) n
-    LEFT JOIN LATERAL (SELECT u.id FROM bank_uploads u
-                        WHERE u.id = n.upload_id AND u.bank_id = n.bank_id) x ON true
-   WHERE x.id IS NULL LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION 'bank line of upload % and bank %: no such upload of that bank',
-      bad.upload_id, bad.bank_id;
-  END IF;
-  RETURN NULL;
-END $$;
-CREATE TRIGGER bank_lines_inserted AFTER INSERT ON bank_lines
-  REFERENCING NEW TABLE AS new_lines
-  FOR EACH STATEMENT EXECUTE FUNCTION bank_lines_references();
-CREATE TRIGGER bank_lines_updated AFTER UPDATE ON bank_lines
-  REFERENCING NEW TABLE AS new_lines
-  FOR EACH STATEMENT EXECUTE FUNCTION bank_lines_references();
-"""
-
-PG_DROP_CHECKS = """
-DROP TRIGGER bank_lines_inserted ON bank_lines;
-DROP TRIGGER bank_lines_updated ON bank_lines;
-DROP FUNCTION bank_lines_references();
-"""
-
-_SQLITE_WHEN = """WHEN NOT EXISTS (SELECT 1 FROM bank_uploads
-                          WHERE id = NEW.upload_id AND bank_id = NEW.bank_id)
-    BEGIN SELECT RAISE(ABORT, 'bank line: no such upload of its bank'); END"""
-SQLITE_CHECKS = [
-    f"CREATE TRIGGER bank_lines_inserted BEFORE INSERT ON bank_lines {_SQLITE_WHEN}",
-    "CREATE TRIGGER bank_lines_updated BEFORE UPDATE OF upload_id, bank_id "
-    f"ON bank_lines {_SQLITE_WHEN}",
-]
 # Columns a posted line leaves at their default, so its COPY sends fewer fields.
 SERVER_DEFAULTS = (("reverses", sa.String(length=64), sa.text("''")),
                    ("academic_year", sa.String(length=20), sa.text("''")),
@@ -94,7 +59,6 @@ FOREIGN_KEYS = (("upload_id", "bank_uploads"), ("bank_id", "banks"), ("loan_id",
 
 
 def upgrade() -> None:
-    sqlite = op.get_bind().dialect.name == "sqlite"
     accounts = sa.table("accounts", sa.column("code"), sa.column("name"), sa.column("type"))
     op.bulk_insert(accounts, [{"code": "repayments_clearing", "type": "liability",
                                "name": "Repayments received, not yet applied to their loans"}])
@@ -112,11 +76,6 @@ def upgrade() -> None:
         batch_op.alter_column('created_at', existing_type=sa.DateTime(timezone=True),
                               server_default=sa.func.now())
     _partial_indexes()
-    if sqlite:
-        for statement in SQLITE_CHECKS:
-            op.execute(statement)
-    else:
-        op.execute(PG_CHECKS)
     _book_past_payments_in_two_steps(op.get_bind())
 
 
@@ -132,114 +91,100 @@ def _partial_indexes() -> None:
 # -- the ledger of payments recorded before: receipts, applications re-pointed ------
 
 
-class _Ledger:
-    """Raw-SQL posting for this migration (the app's models may be newer than it)."""
-
-    def __init__(self, bind: sa.Connection) -> None:
-        self.bind = bind
-        self.accounts = dict(bind.execute(sa.text("SELECT code, id FROM accounts")).all())
-        self.now = dt.datetime.now(dt.UTC)
-        self.legs: list[dict] = []
-        self.entries: list[dict] = []
-
-    def add(self, key: str, kind: str, value_date: dt.date, loan_id: int | None,
-            legs: list[tuple[str, Decimal, int | None]], *, slot: str | None = None,
-            reverses: int | None = None, memo: str = "") -> None:
-        self.entries.append({"key": key, "kind": kind, "value_date": value_date,
-                             "loan_id": loan_id, "slot": slot, "reverses": reverses,
-                             "memo": memo[:200]})
-        self.legs.append(legs)
-
-    def flush(self) -> None:
-        if not self.entries:
-            return
-        ids = self._ids(len(self.entries))
-        self.bind.execute(sa.text(
-            "INSERT INTO journal_legs (entry_id, account_id, loan_id, amount) "
-            "VALUES (:entry_id, :account_id, :loan_id, :amount)"),
-            [{"entry_id": entry_id, "account_id": self.accounts[code], "loan_id": loan_id,
-              "amount": str(amount)}
-             for entry_id, legs in zip(ids, self.legs, strict=True)
-             for code, amount, loan_id in legs])
-        self.bind.execute(sa.text(
-            "INSERT INTO journal_entries (id, idempotency_key, kind, value_date, loan_id, slot, "
-            "reverses_entry_id, memo, posted_by, posted_at) VALUES (:id, :key, :kind, "
-            ":value_date, :loan_id, :slot, :reverses, :memo, :posted_by, :posted_at)"),
-            [{"id": entry_id, **e, "posted_by": POSTED_BY, "posted_at": self.now}
-             for entry_id, e in zip(ids, self.entries, strict=True)])
-        self.entries, self.legs = [], []
-
-    def _ids(self, n: int) -> list[int]:
-        if self.bind.dialect.name == "postgresql":
-            return list(self.bind.scalars(sa.text(
-                "SELECT nextval('journal_entry_id_seq') FROM generate_series(1, :n)"), {"n": n}))
-        top = self.bind.scalar(sa.text("SELECT coalesce(max(id), 0) FROM journal_entries"))
-        return list(range(top + 1, top + 1 + n))
+def _book_past_payments_in_two_steps(bind: sa.Connection) -> None:
+    """Set-based (a kept portfolio may hold millions of payments): one receipt
+    entry per value date for the payments and reversals recorded so far, and
+    each standing application that debits bank_cash reversed and posted again
+    (the next version of its slot) debiting the clearing account."""
+    accounts = dict(bind.execute(sa.text("SELECT code, id FROM accounts")).all())
+    now = dt.datetime.now(dt.UTC)
+    _receipts(bind, accounts, now)
+    _reapply(bind, accounts, now)
 
 
-def _book_past_payments_in_two_steps(bind: sa.Connection, batch: int = 2000) -> None:
-    ledger = _Ledger(bind)
-    loans = list(bind.scalars(sa.text(
-        "SELECT DISTINCT loan_id FROM loan_events "
-        "WHERE kind IN ('payment', 'payment_reversal') ORDER BY loan_id")))
-    for start in range(0, len(loans), batch):
-        ids = loans[start:start + batch]
-        _receipts(bind, ledger, ids)
-        _reapply(bind, ledger, ids)
-        ledger.flush()
+def _new_ids(bind: sa.Connection, n: int) -> list[int]:
+    if bind.dialect.name == "postgresql":
+        return list(bind.scalars(sa.text(
+            "SELECT nextval('journal_entry_id_seq') FROM generate_series(1, :n)"), {"n": n}))
+    top = bind.scalar(sa.text("SELECT coalesce(max(id), 0) FROM journal_entries"))
+    return list(range(top + 1, top + 1 + n))
 
 
-def _in(ids: list[int]) -> str:
-    return ", ".join(str(int(i)) for i in ids)
-
-
-def _receipts(bind: sa.Connection, ledger: _Ledger, loan_ids: list[int]) -> None:
-    for event_id, loan_id, kind, day, amount in bind.execute(sa.text(
-            "SELECT id, loan_id, kind, event_date, amount FROM loan_events "
-            f"WHERE kind IN ('payment', 'payment_reversal') AND loan_id IN ({_in(loan_ids)}) "
-            "ORDER BY id")):
-        amount = Decimal(str(amount)).quantize(Decimal("0.01"))
-        sign = 1 if kind == "payment" else -1
-        ledger.add(f"receipt:{event_id}", "receipt" if sign > 0 else "receipt_reversal",
-                   _date(day), loan_id,
-                   [("bank_cash", sign * amount, None),
-                    ("repayments_clearing", -sign * amount, None)],
-                   memo=f"{kind} event {event_id}")
-
-
-def _reapply(bind: sa.Connection, ledger: _Ledger, loan_ids: list[int]) -> None:
-    """Standing payment entries that debit bank_cash: reversed, and posted again
-    debiting the clearing account (the next version of their slot)."""
-    entries = bind.execute(sa.text(
-        "SELECT id, idempotency_key, kind, value_date, loan_id, slot, reverses_entry_id "
-        f"FROM journal_entries WHERE loan_id IN ({_in(loan_ids)}) AND slot IS NOT NULL")).all()
-    reversed_ids = {e.reverses_entry_id for e in entries if e.reverses_entry_id}
-    versions: dict[tuple[int, str], int] = defaultdict(int)
-    for e in entries:
-        if e.reverses_entry_id is None:
-            versions[(e.loan_id, e.slot)] += 1
-    standing = [e for e in entries if e.kind == "payment" and e.reverses_entry_id is None
-                and e.id not in reversed_ids]
-    if not standing:
+def _receipts(bind: sa.Connection, accounts: dict[str, int], now: dt.datetime) -> None:
+    days = bind.execute(sa.text(
+        "SELECT event_date, "
+        "round(sum(CASE WHEN kind = 'payment' THEN amount ELSE 0 END), 2), "
+        "round(sum(CASE WHEN kind = 'payment_reversal' THEN amount ELSE 0 END), 2) "
+        "FROM loan_events WHERE kind IN ('payment', 'payment_reversal') "
+        "GROUP BY event_date ORDER BY event_date")).all()
+    if not days:
         return
-    legs: dict[int, list[tuple[str, Decimal, int | None]]] = defaultdict(list)
-    for entry_id, code, amount, loan_id in bind.execute(sa.text(
-            "SELECT l.entry_id, a.code, l.amount, l.loan_id FROM journal_legs l "
-            "JOIN accounts a ON a.id = l.account_id "
-            f"WHERE l.entry_id IN ({_in([e.id for e in standing])}) ORDER BY l.id")):
-        legs[entry_id].append((code, Decimal(str(amount)).quantize(Decimal("0.01")), loan_id))
-    for e in standing:
-        old = legs[e.id]
-        if not any(code == "bank_cash" for code, _, _ in old):
-            continue
-        day = _date(e.value_date)
-        ledger.add(f"{e.idempotency_key}:reversal", "reversal", day, e.loan_id,
-                   [(code, -amount, loan) for code, amount, loan in old], slot=e.slot,
-                   reverses=e.id, memo=f"reverses {e.kind} {e.idempotency_key}")
-        version = versions[(e.loan_id, e.slot)] + 1
-        ledger.add(f"loan:{e.loan_id}:{e.slot}:v{version}", e.kind, day, e.loan_id,
-                   [("repayments_clearing" if code == "bank_cash" else code, amount, loan)
-                    for code, amount, loan in old], slot=e.slot)
+    cash, clearing = accounts["bank_cash"], accounts["repayments_clearing"]
+    legs, entries = [], []
+    for entry_id, (day, received, returned) in zip(_new_ids(bind, len(days)), days,
+                                                   strict=True):
+        received, returned = _money(received), _money(returned)
+        for account, amount in ((cash, received), (clearing, -received),
+                                (clearing, returned), (cash, -returned)):
+            if amount:
+                legs.append({"entry_id": entry_id, "account_id": account, "amount": str(amount)})
+        day = _date(day)
+        entries.append({"id": entry_id, "key": f"receipts before 0011:{day.isoformat()}",
+                        "kind": "receipt" if received else "receipt_reversal", "day": day,
+                        "memo": "payments recorded before receipts were booked apart",
+                        "by": POSTED_BY, "at": now})
+    bind.execute(sa.text("INSERT INTO journal_legs (entry_id, account_id, loan_id, amount) "
+                         "VALUES (:entry_id, :account_id, NULL, :amount)"), legs)
+    bind.execute(sa.text(
+        "INSERT INTO journal_entries (id, idempotency_key, kind, value_date, loan_id, slot, "
+        "reverses_entry_id, memo, posted_by, posted_at) "
+        "VALUES (:id, :key, :kind, :day, NULL, NULL, NULL, :memo, :by, :at)"), entries)
+
+
+def _reapply(bind: sa.Connection, accounts: dict[str, int], now: dt.datetime) -> None:
+    if bind.dialect.name == "postgresql":
+        rev_id = new_id = "nextval('journal_entry_id_seq')"
+        top = ""
+    else:  # SQLite: its transaction holds the write lock; count on from the largest id
+        rev_id = "t.top + 2 * row_number() OVER (ORDER BY e.id) - 1"
+        new_id = "t.top + 2 * row_number() OVER (ORDER BY e.id)"
+        top = " CROSS JOIN (SELECT coalesce(max(id), 0) AS top FROM journal_entries) t"
+    bind.execute(sa.text(
+        f"CREATE TEMPORARY TABLE _reapplied AS SELECT e.id, {rev_id} AS rev_id, "
+        f"{new_id} AS new_id, e.idempotency_key, e.value_date, e.loan_id, e.slot, "
+        "(SELECT count(*) FROM journal_entries v WHERE v.loan_id = e.loan_id "
+        " AND v.slot = e.slot AND v.reverses_entry_id IS NULL) AS versions "
+        f"FROM journal_entries e{top} "
+        "WHERE e.kind = 'payment' AND e.reverses_entry_id IS NULL "
+        "AND NOT EXISTS (SELECT 1 FROM journal_entries r WHERE r.reverses_entry_id = e.id) "
+        "AND EXISTS (SELECT 1 FROM journal_legs l WHERE l.entry_id = e.id "
+        "AND l.account_id = :cash)"), {"cash": accounts["bank_cash"]})
+    bind.execute(sa.text(
+        "INSERT INTO journal_legs (entry_id, account_id, loan_id, amount) "
+        "SELECT a.rev_id, l.account_id, l.loan_id, -l.amount "
+        "FROM _reapplied a JOIN journal_legs l ON l.entry_id = a.id"))
+    bind.execute(sa.text(
+        "INSERT INTO journal_legs (entry_id, account_id, loan_id, amount) "
+        "SELECT a.new_id, CASE WHEN l.account_id = :cash THEN :clearing ELSE l.account_id END, "
+        "l.loan_id, l.amount FROM _reapplied a JOIN journal_legs l ON l.entry_id = a.id"),
+        {"cash": accounts["bank_cash"], "clearing": accounts["repayments_clearing"]})
+    bind.execute(sa.text(
+        "INSERT INTO journal_entries (id, idempotency_key, kind, value_date, loan_id, slot, "
+        "reverses_entry_id, memo, posted_by, posted_at) "
+        "SELECT rev_id, idempotency_key || '\\:reversal', 'reversal', value_date, loan_id, slot, "
+        "id, 'reverses payment ' || idempotency_key, :by, :at FROM _reapplied"),
+        {"by": POSTED_BY, "at": now})
+    bind.execute(sa.text(
+        "INSERT INTO journal_entries (id, idempotency_key, kind, value_date, loan_id, slot, "
+        "reverses_entry_id, memo, posted_by, posted_at) "
+        "SELECT new_id, 'loan:' || loan_id || ':' || slot || '\\:v' || (versions + 1), 'payment', "
+        "value_date, loan_id, slot, NULL, '', :by, :at FROM _reapplied"),
+        {"by": POSTED_BY, "at": now})
+    bind.execute(sa.text("DROP TABLE _reapplied"))
+
+
+def _money(value: object) -> Decimal:
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
 
 
 def _date(value: dt.date | str) -> dt.date:
@@ -247,11 +192,6 @@ def _date(value: dt.date | str) -> dt.date:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        for name in ("bank_lines_inserted", "bank_lines_updated"):
-            op.execute(f"DROP TRIGGER {name}")
-    else:
-        op.execute(PG_DROP_CHECKS)
     for name in ('ix_bank_lines_reversals', 'ix_bank_lines_pending',
                  'ix_bank_lines_exception_status_reason'):
         op.drop_index(name, table_name='bank_lines')

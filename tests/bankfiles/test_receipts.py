@@ -7,9 +7,13 @@ to it by its migration."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 
+import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
 
 from app.bankfiles.application import pending_loans, receipts_difference
 from app.bankfiles.models import Outcome
@@ -23,6 +27,7 @@ from app.servicing.service import record_event, run_loan
 from tests import factories
 from tests.bankfiles.conftest import BUSINESS_DATE, A, B, payments
 from tests.bankfiles.test_files import assert_ledger_sound, clearing_balance
+from tests.conftest import ON_PG, PG_URL
 from tests.jobs.portfolio import assert_matches_simulation
 
 HEAD = "bank_txn_id,contract_no,id_number,amount,value_date,type,reverses\n"
@@ -151,11 +156,34 @@ def test_an_api_payment_is_receipted_and_applied_at_once(db, world, client):
     assert_ledger_sound(db)
 
 
-def test_the_migration_books_past_payments_in_two_steps(tmp_path, set_today):
+@pytest.fixture
+def empty_engine(tmp_path) -> Iterator[Engine]:
+    """A database of its own, not migrated: a file on SQLite, a schema on PostgreSQL."""
+    if not ON_PG:
+        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+        yield engine
+        engine.dispose()
+        return
+    schema = f"migrating_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    engine = make_engine(make_url(PG_URL).update_query_dict(
+        {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def test_the_migration_books_past_payments_in_two_steps(empty_engine, set_today):
     """A payment applied the old way (its application debiting bank_cash) gets
     its receipt and its application re-pointed to the clearing account: bank
     cash unchanged, clearing zero, the loan still matching the engine."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    engine = empty_engine
     run_migrations(engine, "0010_ledger_statement_checks")
     factory = make_session_factory(engine)
     set_today("2025-10-01")
@@ -191,4 +219,3 @@ def test_the_migration_books_past_payments_in_two_steps(tmp_path, set_today):
         assert [key for key, _ in standing] == [
             f"loan:{loan_id}:pay:{payment.id}:v1", f"loan:{loan_id}:pay:{payment.id}:v1:reversal",
             f"loan:{loan_id}:pay:{payment.id}:v2"]
-    engine.dispose()

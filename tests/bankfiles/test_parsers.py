@@ -1,0 +1,81 @@
+"""Reading CSV files: text split by hand where that is what the csv module would
+give, and the csv module from the first quote on, with the same lines, counts
+and trailer checks either way (no database)."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+import pytest
+
+from app.bankfiles import parsers
+from app.bankfiles.models import FileFormat
+from app.bankfiles.parsers import FileFault
+
+HEAD = "bank_txn_id,contract_no,id_number,amount,value_date,type,reverses\r\n"
+PLAIN = [f"T{n:04d},C{n},ID{n}, {n}.50 ,2027-01-20,repay,\r\n" for n in range(40)]
+ODD = [
+    "\r\n",  # blank
+    "W1,C1,ID1,1.00,2027-01-20,REPAY,,extra\r\n",  # too many fields
+    "W2,C2,ID2,2.00\r\n",  # too few, but the amount is there
+    "W3,C3\r\n",  # too few, no amount
+    "   \r\n",  # blank but for spaces
+]
+QUOTED = ['Q1,"C,1",ID1,3.00,2027-01-20,REPAY,\r\n', 'Q2,"C\n2",ID2,4.00,2027-01-20,REPAY,\r\n']
+
+
+def opener(text: str):
+    data = text.encode()
+    return lambda: io.BufferedReader(io.BytesIO(data))
+
+
+def read(text: str) -> tuple[int, list[parsers.Record]]:
+    count = parsers.check(opener(text), FileFormat.repayment_csv, None)[1]
+    records = [r for batch in parsers.records(opener(text), FileFormat.repayment_csv,
+                                              "utf-8-sig", 7) for r in batch]
+    return count, records
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch):
+    monkeypatch.setattr(parsers, "_BLOCK_CHARS", 200)  # several blocks a file
+
+
+def test_plain_blocks_read_as_the_csv_module_reads_them():
+    plain = HEAD + "".join(PLAIN + ODD + PLAIN)
+    with_csv = HEAD + QUOTED[0] + "".join(PLAIN + ODD + PLAIN)  # csv module from line 1
+    count, records = read(plain)
+    csv_count, csv_records = read(with_csv)
+    assert count == csv_count - 1 == 83
+    assert records == [r._replace(line_no=r.line_no - 1) for r in csv_records[1:]]
+    assert records[0] == parsers.Record(1, "REPAY", "T0000", ("C0",), "ID0", "0.50",
+                                        "2027-01-20", "")
+    assert [r.malformed for r in records[40:43]] == ["8 fields, expected 7", None, None]
+    assert records[41].amount == "2.00" and records[42].amount == ""
+
+
+def test_quoted_fields_after_plain_blocks():
+    count, records = read(HEAD + "".join(PLAIN + QUOTED + PLAIN))
+    assert count == 82
+    assert [r.contract_no for r in records[40:42]] == ["C,1", "C\n2"]
+
+
+@pytest.mark.parametrize("extra", ["", QUOTED[0]])
+def test_the_trailer_counts_lines_and_sums_amounts(extra):
+    lines = PLAIN + ODD + [extra]
+    total = sum((Decimal(f"{n}.50") for n in range(40)), Decimal("0")) + 2 + (3 if extra else 0)
+    count = 40 + 3 + (1 if extra else 0)
+    good = HEAD + "".join(lines) + f"TRAILER,{count},{total}\r\n"
+    assert read(good)[0] == count
+    with pytest.raises(FileFault) as fault:
+        read(HEAD + "".join(lines) + f"TRAILER,{count},{total + 1}\r\n")
+    assert fault.value.code == "trailer_mismatch"
+    with pytest.raises(FileFault) as fault:
+        read(HEAD + f"trailer,{count},{total}\r\n" + "".join(lines))
+    assert fault.value.code == "trailer_not_last"
+
+
+def test_a_last_line_without_a_line_break():
+    count, records = read(HEAD + "".join(PLAIN) + "Z9,C9,ID9,9.00,2027-01-20,REPAY,")
+    assert count == 41 and records[-1].bank_txn_id == "Z9"
