@@ -24,6 +24,7 @@ from app import clock
 from app.bankfiles.models import PENDING, BankLine
 from app.db import allocate_ids, copy_rows, one_of, update_rows
 from app.ledger.models import Account, JournalLeg
+from app.money import ZERO
 from app.servicing.models import EventKind, Loan, LoanEvent
 from app.servicing.receipts import CLEARING
 
@@ -129,7 +130,7 @@ def receipts_difference(session: Session) -> tuple[Decimal, Decimal]:
     signed = sa.case((BankLine.type == "REVERSAL", -BankLine.amount), else_=BankLine.amount)
     pending = session.scalar(sa.select(sa.func.coalesce(sa.func.sum(signed), 0))
                              .where(sa.text(PENDING)))
-    return _money(booked), -(_money(recorded) + _money(pending))
+    return _money(booked), ZERO - (_money(recorded) + _money(pending))
 
 
 def _money(value: object) -> Decimal:

@@ -7,7 +7,8 @@ already reversed), so judging a line is dictionary lookups and string
 checks: no ORM object, no query, no decryption (a line's ID number is
 compared through its keyed hash, ``app.privacy``).  Lines judged earlier in
 the chunk count as claims for later ones, so a file repeating a transaction
-id takes it once.
+id takes it once.  ``accept`` takes the common line, a repayment that posts,
+without building its ``Line``; ``judge`` decides every other.
 
 The checks and their order (the first failing one decides): not a
 transaction for us (ignored) → no usable transaction id (malformed) → the

@@ -24,7 +24,7 @@ million lines by ``COPY``, and PostgreSQL's per-row foreign key checks (a
 trigger, a lookup and a row lock each) cost ten times the ``COPY`` itself.
 Lines are written only by their upload's processing, which holds the
 upload's row locked and names the loans it has just matched (migration
-0011); uploads, banks and loans are never deleted.  A line's ID number
+0013); uploads, banks and loans are never deleted.  A line's ID number
 is kept (encrypted) only while the line is not posted: a posted line's ID
 number is its borrower's, and the raw file keeps every byte the bank sent.
 """

@@ -26,8 +26,8 @@ Lines are written only by the processing of their upload, whose row it
 holds locked, with the loans it just matched; none of the three is ever
 deleted.
 
-Revision ID: 0011_repayment_receipts
-Revises: 0010_ledger_statement_checks
+Revision ID: 0013_repayment_receipts
+Revises: 0012_loan_penalty_cache
 Create Date: 2026-11-26
 """
 
@@ -39,15 +39,15 @@ from decimal import Decimal
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0011_repayment_receipts'
-down_revision = '0010_ledger_statement_checks'
+revision = '0013_repayment_receipts'
+down_revision = '0012_loan_penalty_cache'
 branch_labels = None
 depends_on = None
 
 PENDING = "loan_event_id IS NULL AND outcome IN ('posted', 'held')"
 EXCEPTIONS = "exception_status IS NOT NULL"
 REVERSALS = "type = 'REVERSAL' AND outcome = 'posted'"
-POSTED_BY = "migration 0011_repayment_receipts"
+POSTED_BY = "migration 0013_repayment_receipts"
 
 # Columns a posted line leaves at their default, so its COPY sends fewer fields.
 SERVER_DEFAULTS = (("reverses", sa.String(length=64), sa.text("''")),
@@ -129,7 +129,7 @@ def _receipts(bind: sa.Connection, accounts: dict[str, int], now: dt.datetime) -
             if amount:
                 legs.append({"entry_id": entry_id, "account_id": account, "amount": str(amount)})
         day = _date(day)
-        entries.append({"id": entry_id, "key": f"receipts before 0011:{day.isoformat()}",
+        entries.append({"id": entry_id, "key": f"receipts before 0013:{day.isoformat()}",
                         "kind": "receipt" if received else "receipt_reversal", "day": day,
                         "memo": "payments recorded before receipts were booked apart",
                         "by": POSTED_BY, "at": now})
