@@ -24,7 +24,10 @@ other's transactions).
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -45,7 +48,7 @@ from app.bankfiles.models import (
     UploadStatus,
 )
 from app.bankfiles.parsers import FileFault, Record
-from app.bankfiles.storage import open_raw
+from app.bankfiles.storage import local_copy
 from app.config import get_settings
 from app.db import copy_rows, row_writer, session_scope
 from app.errors import DomainError, NotFound
@@ -67,17 +70,27 @@ def process_upload(
 ) -> BankUpload:
     """Check the file (once) and post its lines; safe to run again after a crash."""
     chunk_lines = chunk_lines or get_settings().bankfile_chunk_lines
-    with session_scope(session_factory) as session:
-        upload = session.get(BankUpload, upload_id, with_for_update=True)
-        if upload is None:
-            raise NotFound(f"upload {upload_id} not found")
-        if upload.status == UploadStatus.pending:
-            _check_file(session, upload)
-        if upload.status != UploadStatus.processing:
-            return upload
-    with session_factory() as session:
+    with ExitStack() as stack:
+        with session_scope(session_factory) as session:
+            upload = session.get(BankUpload, upload_id, with_for_update=True)
+            if upload is None:
+                raise NotFound(f"upload {upload_id} not found")
+            if upload.status not in (UploadStatus.pending, UploadStatus.processing):
+                return upload
+            opener = stack.enter_context(local_copy(session, upload_id))
+            if upload.status == UploadStatus.pending:
+                _check_file(session, upload, opener)
+            if upload.status != UploadStatus.processing:
+                return upload
+        return _finish(session_factory, upload_id, opener, business_date, chunk_lines)
+
+
+def _finish(session_factory: sessionmaker[Session], upload_id: int, opener: parsers.Opener,
+            business_date: dt.date, chunk_lines: int) -> BankUpload:
+    """Post the lines not yet done, then mark the upload done."""
+    with session_factory() as session, _without_cycle_collection():
         try:
-            _process_lines(session, upload_id, business_date, chunk_lines)
+            _process_lines(session, upload_id, opener, business_date, chunk_lines)
             upload = session.get(BankUpload, upload_id, with_for_update=True,
                                  populate_existing=True)
             if upload.status == UploadStatus.processing:
@@ -91,6 +104,21 @@ def process_upload(
             session.rollback()
             raise
     return upload
+
+
+@contextmanager
+def _without_cycle_collection() -> Iterator[None]:
+    """A chunk keeps several objects a line alive until it ends, none of them in
+    a reference cycle; the cyclic garbage collector would traverse them again
+    and again as they pile up (a fifth of the processing time).  Paused while
+    a file's lines are processed; what it would have found it finds after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def process_pending(
@@ -108,11 +136,10 @@ def process_pending(
     return ids
 
 
-def _check_file(session: Session, upload: BankUpload) -> None:
+def _check_file(session: Session, upload: BankUpload, opener: parsers.Opener) -> None:
     before = snapshot(upload)
     try:
-        encoding, total = parsers.check(lambda: open_raw(session, upload.id), upload.format,
-                                        upload.declared_encoding)
+        encoding, total = parsers.check(opener, upload.format, upload.declared_encoding)
     except FileFault as fault:
         upload.status = UploadStatus.rejected
         upload.fault_code, upload.fault_message = fault.code, fault.message
@@ -124,14 +151,13 @@ def _check_file(session: Session, upload: BankUpload) -> None:
     upload.status = UploadStatus.processing
 
 
-def _process_lines(session: Session, upload_id: int, business_date: dt.date,
-                   chunk_lines: int) -> None:
+def _process_lines(session: Session, upload_id: int, opener: parsers.Opener,
+                   business_date: dt.date, chunk_lines: int) -> None:
     upload = session.get(BankUpload, upload_id)
     assert upload is not None
     file_format, encoding, bank_id = upload.format, upload.encoding, upload.bank_id
     session.commit()
-    batches = parsers.records(lambda: open_raw(session, upload_id), file_format, encoding,
-                              chunk_lines)
+    batches = parsers.records(opener, file_format, encoding, chunk_lines)
     for batch in batches:
         if batch[-1].line_no <= upload.lines_done:
             continue

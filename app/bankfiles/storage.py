@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
 
@@ -104,3 +107,18 @@ class RawReader(io.RawIOBase):
 
 def open_raw(session: Session, upload_id: int) -> io.BufferedReader:
     return io.BufferedReader(RawReader(session, upload_id), buffer_size=256 * 1024)
+
+
+@contextmanager
+def local_copy(session: Session, upload_id: int) -> Iterator[Callable[[], IO[bytes]]]:
+    """An opener of the upload's bytes, decrypted once into a private temporary
+    file (mode 0600, as the upload's own spool) for the passes of processing to
+    read as often as they need; deleted afterwards.  Decrypting a stored file
+    costs as much as reading it twice."""
+    fd, path = tempfile.mkstemp(prefix="loans-upload-")
+    try:
+        with os.fdopen(fd, "wb") as out, open_raw(session, upload_id) as raw:
+            shutil.copyfileobj(raw, out, PART_BYTES)
+        yield lambda: io.BufferedReader(io.FileIO(path, "rb"), buffer_size=256 * 1024)
+    finally:
+        os.unlink(path)

@@ -28,8 +28,9 @@ from tests.bankfiles.test_files import clearing_balance
 
 LINES = 3000
 BUSINESS_DATE = dt.date(2026, 1, 31)
-# The bound stated for processing (any file size): the interpreter with pandas,
-# SQLAlchemy and the app loaded is ~130 MB; one chunk of lines adds little.
+# The bound stated for processing (any file size): the interpreter with
+# SQLAlchemy and the app loaded is ~100 MB; one chunk of lines (a list of them
+# judged and written) adds tens of MB.
 MAX_RSS_MB = 300
 
 
