@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import hypothesis
@@ -108,14 +109,21 @@ def committed_engine() -> Iterator[Engine]:
     Dropped afterwards.  Mark such tests ``pg_only``."""
     if PG_URL is None:
         pytest.skip("needs PostgreSQL (set LOANS_TEST_DATABASE_URL)")
-    schema = f"committed_{uuid.uuid4().hex[:12]}"
+    with pg_schema("committed") as engine:
+        run_migrations(engine)
+        yield engine
+
+
+@contextmanager
+def pg_schema(prefix: str) -> Iterator[Engine]:
+    """An engine on a new, empty PostgreSQL schema of the test database, dropped after."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = make_engine(PG_URL)
     with admin.begin() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
     engine = make_engine(url.render_as_string(hide_password=False))
     try:
-        run_migrations(engine)
         yield engine
     finally:
         engine.dispose()

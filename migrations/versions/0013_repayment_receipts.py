@@ -162,9 +162,7 @@ def _reapply(bind: sa.Connection, accounts: dict[str, int], now: dt.datetime) ->
     bind.execute(sa.text(
         "INSERT INTO journal_legs (entry_id, account_id, loan_id, amount) "
         "SELECT a.rev_id, l.account_id, l.loan_id, -l.amount "
-        "FROM _reapplied a JOIN journal_legs l ON l.entry_id = a.id"))
-    bind.execute(sa.text(
-        "INSERT INTO journal_legs (entry_id, account_id, loan_id, amount) "
+        "FROM _reapplied a JOIN journal_legs l ON l.entry_id = a.id UNION ALL "
         "SELECT a.new_id, CASE WHEN l.account_id = :cash THEN :clearing ELSE l.account_id END, "
         "l.loan_id, l.amount FROM _reapplied a JOIN journal_legs l ON l.entry_id = a.id"),
         {"cash": accounts["bank_cash"], "clearing": accounts["repayments_clearing"]})
@@ -172,11 +170,7 @@ def _reapply(bind: sa.Connection, accounts: dict[str, int], now: dt.datetime) ->
         "INSERT INTO journal_entries (id, idempotency_key, kind, value_date, loan_id, slot, "
         "reverses_entry_id, memo, posted_by, posted_at) "
         "SELECT rev_id, idempotency_key || '\\:reversal', 'reversal', value_date, loan_id, slot, "
-        "id, 'reverses payment ' || idempotency_key, :by, :at FROM _reapplied"),
-        {"by": POSTED_BY, "at": now})
-    bind.execute(sa.text(
-        "INSERT INTO journal_entries (id, idempotency_key, kind, value_date, loan_id, slot, "
-        "reverses_entry_id, memo, posted_by, posted_at) "
+        "id, 'reverses payment ' || idempotency_key, :by, :at FROM _reapplied UNION ALL "
         "SELECT new_id, 'loan:' || loan_id || ':' || slot || '\\:v' || (versions + 1), 'payment', "
         "value_date, loan_id, slot, NULL, '', :by, :at FROM _reapplied"),
         {"by": POSTED_BY, "at": now})

@@ -7,13 +7,12 @@ to it by its migration."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from app.bankfiles.application import pending_loans, receipts_difference
 from app.bankfiles.models import Outcome
@@ -27,7 +26,7 @@ from app.servicing.service import record_event, run_loan
 from tests import factories
 from tests.bankfiles.conftest import BUSINESS_DATE, A, B, payments
 from tests.bankfiles.test_files import assert_ledger_sound, clearing_balance
-from tests.conftest import ON_PG, PG_URL
+from tests.conftest import ON_PG, pg_schema
 from tests.jobs.portfolio import assert_matches_simulation
 
 HEAD = "bank_txn_id,contract_no,id_number,amount,value_date,type,reverses\n"
@@ -164,19 +163,8 @@ def empty_engine(tmp_path) -> Iterator[Engine]:
         yield engine
         engine.dispose()
         return
-    schema = f"migrating_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    engine = make_engine(make_url(PG_URL).update_query_dict(
-        {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False))
-    try:
+    with pg_schema("migrating") as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 def test_the_migration_books_past_payments_in_two_steps(empty_engine, set_today):
