@@ -57,7 +57,7 @@ def test_a_kept_portfolio_is_measured_later(tmp_path: Path) -> None:
     assert figures["repayment_file"]["lines"] == 10
     assert figures["default_list"]["defaults"] == LOANS // 20
     for figure in figures.values():
-        assert figure["seconds"] > 0 and figure["baseline_seconds"] > 0
+        assert figure["seconds"] > 0 and figure["baseline_seconds"] >= 0  # 40 rows: may round to 0
         # seconds and baseline are rounded to the millisecond, the ratio is not
         s, b, half = figure["seconds"], figure["baseline_seconds"], 0.0005
         upper = (s + half) / (b - half) if b > half else float("inf")
