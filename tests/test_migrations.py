@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -15,6 +17,21 @@ from app.models import Base
 def test_models_and_migrations_agree(connection: Connection) -> None:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
     assert compare_metadata(context, Base.metadata) == []
+
+
+@pytest.mark.pg_only
+def test_what_the_comparison_does_not_see(connection: Connection) -> None:
+    """Column settings ``compare_metadata`` ignores (migration 0014): the bank
+    files' ciphertext stored without compression attempts, transaction ids
+    ordered bytewise."""
+    settings = connection.execute(sa.text(
+        "SELECT attrelid::regclass::text || '.' || attname, attstorage::text, "
+        "coalesce(collname, '') FROM pg_attribute LEFT JOIN pg_collation "
+        "ON pg_collation.oid = attcollation WHERE (attrelid, attname) IN "
+        "(('bank_upload_parts'::regclass, 'data'), ('bank_lines'::regclass, 'txn_key'))"
+    )).all()
+    assert sorted(settings) == [("bank_lines.txn_key", "x", "C"),
+                                ("bank_upload_parts.data", "e", "")]
 
 
 def test_database_is_at_the_single_head(connection: Connection) -> None:

@@ -19,12 +19,15 @@ file is processed, and stays *pending* (``loan_event_id`` null) until the
 loan is next serviced, when ``app.bankfiles.application`` records its loan
 event for the engine to apply.  ``ix_bank_lines_pending`` finds those lines.
 
-A line's upload, bank and loan are not foreign keys: a file writes a
-million lines by ``COPY``, and PostgreSQL's per-row foreign key checks (a
-trigger, a lookup and a row lock each) cost ten times the ``COPY`` itself.
-Lines are written only by their upload's processing, which holds the
-upload's row locked and names the loans it has just matched (migration
-0013); uploads, banks and loans are never deleted.  A line's ID number
+A line's upload, bank, loan and loan event are not foreign keys: a file
+writes a million lines by ``COPY``, and PostgreSQL's per-row foreign key
+checks (a trigger, a lookup and a row lock each) cost ten times the ``COPY``
+itself; even a null key queues its trigger, a fourteenth of the ``COPY``
+(migrations 0013, 0014).  Lines are written only by their upload's
+processing, which holds the upload's row locked and names the loans it has
+just matched; a line's loan event is set only to the event just recorded
+for it (``app.bankfiles.application``, an exception's resolution); uploads,
+banks, loans and loan events are never deleted.  A line's ID number
 is kept (encrypted) only while the line is not posted: a posted line's ID
 number is its borrower's, and the raw file keeps every byte the bank sent.
 """
@@ -41,6 +44,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.clock import now_utc
 from app.db import ID_TYPE, MONEY, Base, CreatedAt, IdPk, UTCDateTime, enum_type
 from app.privacy.types import EncryptedBytes, EncryptedText
+
+BYTEWISE_TEXT = sa.String(64).with_variant(sa.String(64, collation="C"), "postgresql")
 
 
 class FileFormat(enum.StrEnum):
@@ -128,7 +133,9 @@ class BankUploadPart(Base):
         ID_TYPE, sa.ForeignKey("bank_uploads.id"), primary_key=True
     )
     seq: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
-    data: Mapped[bytes] = mapped_column(EncryptedBytes())  # it holds ID numbers
+    # It holds ID numbers.  Ciphertext does not compress: PostgreSQL stores it
+    # out of line without trying to (``STORAGE EXTERNAL``, migration 0014).
+    data: Mapped[bytes] = mapped_column(EncryptedBytes())
 
 
 # A posted line whose loan event is not recorded yet: the next servicing applies it.
@@ -174,13 +181,16 @@ class BankLine(Base):
     # Parsed, when they parse.
     amount: Mapped[Decimal | None] = mapped_column(MONEY)
     value_date: Mapped[dt.date | None] = mapped_column(sa.Date)
-    # The bank's transaction id, when this line is the one holding it.
-    txn_key: Mapped[str | None] = mapped_column(sa.String(64))
+    # The bank's transaction id, when this line is the one holding it.  Ordered
+    # byte by byte on PostgreSQL (collation "C", as SQLite's BINARY): equality is
+    # the same, and the unique index a file's COPY extends compares bytes instead
+    # of going through the locale (migration 0014).
+    txn_key: Mapped[str | None] = mapped_column(BYTEWISE_TEXT)
     outcome: Mapped[Outcome] = mapped_column(enum_type(Outcome, "bank_line_outcome"))
     reason: Mapped[Reason | None] = mapped_column(enum_type(Reason, "bank_line_reason"))
     message: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     loan_id: Mapped[int | None] = mapped_column(ID_TYPE)
-    loan_event_id: Mapped[int | None] = mapped_column(ID_TYPE, sa.ForeignKey("loan_events.id"))
+    loan_event_id: Mapped[int | None] = mapped_column(ID_TYPE)
     exception_status: Mapped[ExceptionStatus | None] = mapped_column(
         enum_type(ExceptionStatus, "bank_exception_status")
     )
