@@ -72,11 +72,15 @@ def _allocate_ids(session: Session, n: int) -> list[int]:
     return list(range(top + 1, top + 1 + n))
 
 
-def post(session: Session, entries: Sequence[NewEntry], *, posted_by: str) -> list[int]:
+def post(session: Session, entries: Sequence[NewEntry], *, posted_by: str,
+         new: bool = False) -> list[int]:
     """Post ``entries`` (in bulk); returns their ids.
 
     An entry whose key was posted before is not posted again: its first id is
     returned if it books the same legs, and a different one is a conflict.
+    ``new`` says the caller's keys cannot have been posted (the batch path's
+    slots dated after the saved machine): no lookup, and should one exist
+    after all, the unique index refuses the whole statement.
     """
     if not entries:
         return []
@@ -84,7 +88,7 @@ def post(session: Session, entries: Sequence[NewEntry], *, posted_by: str) -> li
         total = sum((leg.amount for leg in entry.legs), ZERO)
         if total != 0 or len(entry.legs) < 2:
             raise ValueError(f"entry {entry.key} does not balance ({total})")
-    existing = dict(
+    existing: dict[str, int] = {} if new else dict(
         session.execute(
             sa.select(JournalEntry.idempotency_key, JournalEntry.id).where(
                 one_of(session, JournalEntry.idempotency_key, [e.key for e in entries])

@@ -142,7 +142,7 @@ def _service(session: Session, which: sa.ColumnElement[bool], *, through: dt.dat
         if machine.day is not None:
             saved = {"loan_id": r.id, "through": through, "machine": snapshot.dump(machine)}
             (state_inserts if r.machine is None else state_updates).append(saved)
-    post(session, entries, posted_by=posted_by)
+    post(session, entries, posted_by=posted_by, new=True)
     update_rows(session, Loan.__table__, "id", loan_updates)
     update_rows(session, LoanEngineState.__table__, "loan_id", state_updates)
     copy_rows(session, LoanEngineState.__table__, ("loan_id", "through", "machine"),

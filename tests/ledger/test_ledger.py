@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal as D
 from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
@@ -38,6 +39,20 @@ def test_posting_twice_with_the_same_key_posts_once(db) -> None:
     with pytest.raises(Conflict):
         post(db, [entry("k1", "11.00")], posted_by="t")
 
+
+
+def test_a_key_declared_new_that_exists_is_refused_by_the_database(db) -> None:
+    """``new=True`` skips the lookup, not the guarantee: the unique key refuses it."""
+    post(db, [entry("k2")], posted_by="t")
+    nested = db.begin_nested()
+    # SQLAlchemy's error on SQLite; psycopg's own from PostgreSQL's COPY
+    with pytest.raises((sa.exc.IntegrityError, psycopg.errors.UniqueViolation),
+                       match="idempotency_key"):
+        post(db, [entry("k2")], posted_by="t", new=True)
+        db.flush()
+    nested.rollback()
+    assert db.scalar(sa.select(sa.func.count()).select_from(JournalEntry)
+                     .where(JournalEntry.idempotency_key == "k2")) == 1
 
 def _raw_entry(db, amounts: list[str]) -> int:
     """Write legs and entry row directly, bypassing the service's own check."""
