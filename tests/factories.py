@@ -104,11 +104,13 @@ def make_key(
 
 
 def make_id_number(n: int) -> str:
-    """A valid 18-character citizen ID number (GB 11643 check digit), distinct per ``n``."""
+    """A valid 18-character citizen ID number (GB 11643 check digit), distinct for
+    ``n`` below 3,000,000 (birth date from ``n % 3000``)."""
     from stdnum.cn import ric
 
-    body = f"110105{2000 + n % 5:04d}0101{n % 1000:03d}"
-    return body + ric.calc_check_digit(body)
+    born = dt.date(2004, 1, 1) + dt.timedelta(days=n % 3000)
+    body = f"110105{born:%Y%m%d}{n // 3000 % 1000:03d}"
+    return body + ric.calc_check_digit(body + "0")  # it reads the first 17 of 18 characters
 
 
 def make_loan(session: Session, agreement: Agreement | None = None, **kw: Any) -> Any:
