@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+CST = dt.timezone(dt.timedelta(hours=8))  # China Standard Time, the business dates' zone
 _override: dt.date | None = None
 
 
@@ -16,11 +17,16 @@ def today() -> dt.date:
     """Today's business date in China Standard Time (UTC+8)."""
     if _override is not None:
         return _override
-    return dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    return dt.datetime.now(CST).date()
 
 
 def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def start_of(day: dt.date) -> dt.datetime:
+    """The first instant of business date ``day`` (midnight in China)."""
+    return dt.datetime.combine(day, dt.time(), CST)
 
 
 def set_today(value: dt.date | None) -> None:

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.policy import policies
@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     jobs_chunk_size: int = 5000
     # Lines of a bank file per chunk of its processing (one transaction each).
     bankfile_chunk_lines: int = 50_000
+    # Days a stored Idempotency-Key response is kept: a retry within them
+    # replays the first response; the nightly ``idempotency_keys`` job deletes
+    # older keys (a retry after that is a new request).
+    idempotency_key_days: int = Field(30, ge=1)
     # Start the job scheduler (and an in-process worker) inside the API
     # process: the single-machine default of ``make run``.
     run_scheduler: bool = False

@@ -15,7 +15,8 @@ class IdempotencyKey(Base):
     response that request got (written in the same transaction)."""
 
     __tablename__ = "idempotency_keys"
-    __table_args__ = (sa.UniqueConstraint("caller", "key"),)
+    __table_args__ = (sa.UniqueConstraint("caller", "key"),
+                      sa.Index("ix_idempotency_keys_created_at", "created_at"))
 
     id: Mapped[IdPk]
     caller: Mapped[str] = mapped_column(sa.String(64))

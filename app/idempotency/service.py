@@ -14,11 +14,13 @@ first commits, then finds the stored response and replays it; if the first
 failed (rolled back, key row gone), the second runs.  Errors are not stored,
 so a refused request may be retried with the same key.  The same key with a
 different method, path or body answers 409 ``idempotency_conflict``.  Keys
-are per caller (user).
+are per caller (user), kept ``idempotency_key_days`` (``purge_before``, run
+by the nightly ``idempotency_keys`` job).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
@@ -123,3 +125,11 @@ def idempotent(
     row.status_code, row.response_body = status_code, body
     session.flush()
     return JSONResponse(body, status_code=status_code)
+
+
+def purge_before(session: Session, cutoff: dt.datetime) -> int:
+    """Delete the keys claimed before ``cutoff`` (their stored responses with
+    them); returns how many.  A key still being claimed is never that old."""
+    return session.execute(
+        sa.delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff),
+        execution_options={"preserve_rowcount": True}).rowcount

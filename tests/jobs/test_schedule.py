@@ -21,7 +21,7 @@ def test_new_year_enqueues_every_daily_job_and_the_risk_fund(db, factory):
     day = dt.date(2028, 1, 1)
     clock.set_today(day)
     assert {r.job for r in trigger(factory)} == {
-        "bank_files", "daily_servicing", "default_lists", "risk_fund"}
+        "bank_files", "daily_servicing", "default_lists", "idempotency_keys", "risk_fund"}
     assert trigger(factory) == []  # the date is enqueued once
     runner.Worker(factory).drain()
     runs = {r.job: r for r in _runs(db, day)}
@@ -37,7 +37,8 @@ def test_settlement_day_adds_the_subsidy_statements_after_servicing(db, factory)
     enqueued = trigger(factory)
     assert {(r.job, r.business_date) for r in enqueued} == {
         (job, dt.date(2028, 3, 20))
-        for job in ("bank_files", "daily_servicing", "default_lists", "subsidy_statements")}
+        for job in ("bank_files", "daily_servicing", "default_lists", "idempotency_keys",
+                    "subsidy_statements")}
     runner.Worker(factory).drain()
     runs = {r.job: r for r in _runs(db, dt.date(2028, 3, 20))}
     assert runs["subsidy_statements"].status == RunStatus.done

@@ -3,6 +3,8 @@ and creates nothing; the same key with another body is a 409."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 
 from app.auth.models import Role
@@ -84,3 +86,34 @@ def test_decision_contract_and_disbursement_retries(flow, db):
     assert years[0]["disbursed"] == "6000.00"
     changed = _post(flow, path, flow.w.bank_h, body | {"amount": "1.00"}, "p-1")
     assert changed.json()["error"]["code"] == "idempotency_conflict"
+
+
+def test_keys_past_their_days_are_purged_and_a_late_retry_is_a_new_request(flow, db):
+    """The nightly ``idempotency_keys`` job keeps keys ``idempotency_key_days``
+    (30) by China's business date, then deletes them with their responses."""
+    from jobs.registry import load_jobs
+
+    body = application_body()
+    first = _post(flow, "/applications", flow.w.uni, body, "k-old")
+    assert _post(flow, "/applications", flow.w.uni, application_body(), "k-new").status_code == 201
+    # k-old claimed as 2027-01-01 began in China, k-new as 2027-01-02 began: the
+    # purge of 2027-01-31 keeps 30 days back from 2027-01-01 (both), that of
+    # 2027-02-01 from 2027-01-02 (k-new only).
+    db.execute(sa.update(IdempotencyKey).where(IdempotencyKey.key == "k-old")
+               .values(created_at=dt.datetime(2026, 12, 31, 16, 0, tzinfo=dt.UTC)))
+    db.execute(sa.update(IdempotencyKey).where(IdempotencyKey.key == "k-new")
+               .values(created_at=dt.datetime(2027, 1, 1, 16, 0, tzinfo=dt.UTC)))
+    purge = load_jobs()["idempotency_keys"].run
+    assert purge(db, dt.date(2027, 1, 31), 0, 0).items == 0
+    assert purge(db, dt.date(2027, 2, 1), 0, 0).items == 1
+    db.expire_all()
+    assert set(db.scalars(sa.select(IdempotencyKey.key))) == {"k-new"}
+    assert purge(db, dt.date(2027, 2, 1), 0, 0).items == 0  # the date again: nothing more
+
+    # A late retry is a new request: no replay; the rules themselves refuse a
+    # second application of the student for the same years.
+    late = _post(flow, "/applications", flow.w.uni, body, "k-old")
+    assert late.status_code == 409, late.json()
+    assert late.json()["error"]["code"] == "year_already_applied"
+    assert _count(db, Application) == 2
+    assert first.status_code == 201
