@@ -6,7 +6,6 @@ Statements are issued on settlement dates by ``app.subsidy.settlement``.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -17,20 +16,14 @@ from app.audit.service import record, snapshot
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.auth.scope import get_writable
+from app.db import MONEY
 from app.errors import Conflict, InvalidInput
 from app.ledger.service import NewEntry, balanced_legs, post
-from app.money import ZERO
 from app.subsidy.models import (
     StatementStatus,
     SubsidyStatement,
     SubsidyStatementLine,
 )
-
-
-def statement_lines(session: Session, statement_id: int) -> list[SubsidyStatementLine]:
-    return list(session.scalars(
-        sa.select(SubsidyStatementLine).where(SubsidyStatementLine.statement_id == statement_id)
-        .order_by(SubsidyStatementLine.loan_id, SubsidyStatementLine.claim_date)))
 
 
 def approve(session: Session, principal: Principal, *, statement_id: int) -> SubsidyStatement:
@@ -64,10 +57,7 @@ def pay(
     if not statement.settlement_date <= paid_on <= clock.today():
         raise InvalidInput("paid_on must lie between the settlement date and today",
                            field="paid_on")
-    per_loan: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for line in statement_lines(session, statement.id):
-        per_loan[line.loan_id] += line.amount
-    legs = tuple(leg for loan_id, amount in sorted(per_loan.items())
+    legs = tuple(leg for loan_id, amount in _net_per_loan(session, statement.id)
                  for leg in balanced_legs(("bank_cash", "subsidy_receivable", amount),
                                           loan_id=loan_id))
     before = snapshot(statement)
@@ -81,3 +71,14 @@ def pay(
     session.flush()
     record(session, principal, "subsidy_statement.pay", statement, before, snapshot(statement))
     return statement
+
+
+def _net_per_loan(session: Session, statement_id: int) -> list[tuple[int, Decimal]]:
+    """Each loan's net on the statement (its lines summed in SQL), by loan id.
+    ``round`` gives back the fen on SQLite, whose REAL sums may carry a float
+    residue; PostgreSQL's NUMERIC sums are exact."""
+    line = SubsidyStatementLine
+    net = sa.type_coerce(sa.func.round(sa.func.sum(line.amount), 2), MONEY)
+    return [(loan_id, amount) for loan_id, amount in session.execute(
+        sa.select(line.loan_id, net).where(line.statement_id == statement_id)
+        .group_by(line.loan_id).order_by(line.loan_id))]
