@@ -21,10 +21,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.bankfiles.models import PENDING, BankLine
+from app.bankfiles.models import PENDING, BankLine, BankUpload
 from app.db import allocate_ids, copy_rows, one_of, update_rows
 from app.ledger.models import Account, JournalLeg
 from app.money import ZERO
+from app.reference.models import Bank
 from app.servicing.models import EventKind, Loan, LoanEvent
 from app.servicing.receipts import CLEARING
 
@@ -131,6 +132,22 @@ def receipts_difference(session: Session) -> tuple[Decimal, Decimal]:
     pending = session.scalar(sa.select(sa.func.coalesce(sa.func.sum(signed), 0))
                              .where(sa.text(PENDING)))
     return _money(booked), ZERO - (_money(recorded) + _money(pending))
+
+
+def dangling_line_references(session: Session) -> dict[str, int]:
+    """Bank lines naming an upload, bank, loan or loan event that does not exist,
+    by column (only those with any).  ``bank_lines`` has no foreign keys (a
+    file's COPY would pay a check per line, migrations 0013 and 0014), so
+    ``loans ledger verify`` looks for what they would have refused."""
+    found = {}
+    for column, target in ((BankLine.upload_id, BankUpload.id), (BankLine.bank_id, Bank.id),
+                           (BankLine.loan_id, Loan.id), (BankLine.loan_event_id, LoanEvent.id)):
+        count = session.scalar(
+            sa.select(sa.func.count()).select_from(BankLine)
+            .where(column.is_not(None), ~sa.exists().where(target == column)))
+        if count:
+            found[column.key] = count
+    return found
 
 
 def _money(value: object) -> Decimal:

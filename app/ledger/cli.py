@@ -10,11 +10,11 @@ ledger = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 @ledger.command("verify")
 def verify() -> None:
     """Every entry balances, the trial balance is zero, every loan matches the engine,
-    every payment was receipted once.
+    every payment was receipted once, every bank line names rows that exist.
 
     Exits 1 and names what differs.
     """
-    from app.bankfiles.application import receipts_difference
+    from app.bankfiles.application import dangling_line_references, receipts_difference
     from app.cli import cli_session
     from app.ledger.verify import orphan_legs, trial_balance, unbalanced_entries
     from app.servicing.reconcile import loan_differences
@@ -41,7 +41,10 @@ def verify() -> None:
             typer.echo(f"repayments_clearing receipts are {booked}, the payments recorded "
                        f"and posted call for {due}")
             problems += 1
+        for column, count in dangling_line_references(session).items():
+            typer.echo(f"{count} bank lines name a {column} that does not exist")
+            problems += 1
     if problems:
         raise typer.Exit(1)
     typer.echo("ledger verified: every entry balances, trial balance 0.00, loans match the "
-               "engine, payments receipted")
+               "engine, payments receipted, bank lines consistent")

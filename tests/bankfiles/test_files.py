@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from app.bankfiles.application import receipts_difference
+from app.bankfiles.application import dangling_line_references, receipts_difference
 from app.bankfiles.models import BankLine, BankUploadPart, FileFormat, Outcome, UploadStatus
 from app.bankfiles.processing import process_pending
 from app.bankfiles.service import upload_report
@@ -36,6 +36,7 @@ def assert_ledger_sound(db) -> None:
     assert list(loan_differences(db)) == []
     booked, due = receipts_difference(db)
     assert booked == due
+    assert dangling_line_references(db) == {}
 
 
 def clearing_balance(db) -> Decimal:
@@ -71,6 +72,22 @@ def test_utf8_file_posts_each_line_and_its_reversal(db, world):
     assert b["B20270120000002"].event_date == dt.date(2027, 1, 20)
     assert world.loans[B].serviced_through == BUSINESS_DATE
     assert_ledger_sound(db)
+
+
+def test_verify_finds_lines_naming_rows_that_do_not_exist(db, world):
+    """``bank_lines`` has no foreign keys (COPY speed): the ledger's verification
+    finds what they would have refused."""
+    upload, _ = world.upload("repayments-utf8.csv")
+    world.process(upload.id)
+    world.apply()
+    assert dangling_line_references(db) == {}
+    first = db.scalar(sa.select(sa.func.min(BankLine.id)).where(BankLine.upload_id == upload.id))
+    gone = 10**9
+    db.execute(sa.update(BankLine).where(BankLine.id == first)
+               .values(loan_id=gone, loan_event_id=gone))
+    db.execute(sa.update(BankLine).where(BankLine.upload_id == upload.id, BankLine.id != first)
+               .values(upload_id=gone))
+    assert dangling_line_references(db) == {"upload_id": 2, "loan_id": 1, "loan_event_id": 1}
 
 
 def test_a_reversal_restores_the_loan_exactly(db, world):
