@@ -128,6 +128,13 @@ MONEY = ExactNumeric(18, 2)
 RATE = ExactNumeric(9, 6)
 
 
+def money_total(amounts: sa.ColumnElement[Any]) -> sa.ColumnElement[Decimal]:
+    """``SUM(amounts)`` in SQL as a ``Decimal`` of fen (0 over no rows).  Exact on
+    PostgreSQL (NUMERIC); on SQLite, whose REAL sums may carry a float residue,
+    ``round`` gives back the fen the amounts are."""
+    return sa.type_coerce(sa.func.round(sa.func.coalesce(sa.func.sum(amounts), 0), 2), MONEY)
+
+
 def enum_type(enum_cls: type[enum.StrEnum], name: str) -> sa.Enum:
     """A string column restricted to the enum's values by a CHECK constraint."""
     return sa.Enum(
@@ -239,8 +246,8 @@ def one_of(session: Session, column: sa.ColumnElement[Any], values: list[Any]
     list is adapted value by value); on SQLite the values of a JSON array
     (``json_each``: an IN has at most 32,766 parameters)."""
     if session.get_bind().dialect.name != "postgresql":
-        values_of = sa.func.json_each(sa.bindparam(None, json.dumps(values), type_=sa.Text))
-        return column.in_(sa.select(sa.literal_column("value")).select_from(values_of))
+        listed = _json_values(values)
+        return column.in_(sa.select(listed.c.value))
     return column == sa.any_(_pg_array(values, column.type))
 
 
@@ -259,8 +266,7 @@ def sparse_rows(session: Session, query: sa.Select, column: sa.ColumnElement[Any
         listed = sa.func.unnest(_pg_array(values, column.type)).table_valued(
             "value").render_derived()
     else:
-        listed = sa.func.json_each(sa.bindparam(None, json.dumps(values), type_=sa.Text)
-                                   ).table_valued("value")
+        listed = _json_values(values)
     lowest = sa.select(sa.func.min(listed.c.value)).scalar_subquery()
     highest = sa.select(sa.func.max(listed.c.value)).scalar_subquery()
     in_range = sa.select(column).where(column >= lowest, column <= highest)
@@ -271,6 +277,13 @@ def sparse_rows(session: Session, query: sa.Select, column: sa.ColumnElement[Any
         if not values:
             return []
     return list(session.execute(query.where(one_of(session, column, values))).all())
+
+
+def _json_values(values: list[Any]) -> sa.TableValuedAlias:
+    """``values`` as a one-column table (``value``) on SQLite: ``json_each`` of
+    one JSON parameter (an IN list has at most 32,766 parameters)."""
+    return sa.func.json_each(sa.bindparam(None, json.dumps(values), type_=sa.Text)
+                             ).table_valued("value")
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -294,15 +307,17 @@ def _pg_array(values: list[Any], type_: sa.types.TypeEngine[Any]) -> sa.ColumnEl
     return sa.cast(sa.bindparam(None, literal, type_=sa.types.NullType()), ARRAY(type_))
 
 
-def allocate_ids(session: Session, table: sa.Table, n: int) -> list[int]:
-    """``n`` new ids of ``table``'s serial primary key, for rows written in bulk
-    with their ids (so other rows can name them).  PostgreSQL draws them from
-    the table's sequence; SQLite, whose transactions hold the database's write
-    lock, counts on from the largest id."""
+def allocate_ids(session: Session, table: sa.Table, n: int, *,
+                 sequence: str | None = None) -> list[int]:
+    """``n`` new ids of ``table``'s primary key, for rows written in bulk with
+    their ids (so other rows can name them).  PostgreSQL draws them from
+    ``sequence`` (default: the serial column's own); SQLite, whose
+    transactions hold the database's write lock, counts on from the largest id."""
     if session.get_bind().dialect.name == "postgresql":
-        return list(session.scalars(
-            sa.text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
-                    "FROM generate_series(1, :n)"), {"table": table.name, "n": n}))
+        source = (sa.func.nextval(sequence) if sequence is not None else
+                  sa.func.nextval(sa.func.pg_get_serial_sequence(table.name, "id")))
+        return list(session.scalars(sa.select(source).select_from(
+            sa.func.generate_series(1, n))))
     top = session.scalar(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0)))
     return list(range(top + 1, top + 1 + n))
 

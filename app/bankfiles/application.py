@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.bankfiles.models import PENDING, BankLine, BankUpload
-from app.db import allocate_ids, copy_rows, one_of, update_rows
+from app.db import allocate_ids, copy_rows, money_total, one_of, update_rows
 from app.ledger.models import Account, JournalLeg
 from app.money import ZERO
 from app.reference.models import Bank
@@ -120,18 +120,17 @@ def receipts_difference(session: Session) -> tuple[Decimal, Decimal]:
     every posted line not yet applied.  Equal when each payment was receipted
     exactly once (``loans ledger verify``)."""
     booked = session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(JournalLeg.amount), 0))
+        sa.select(money_total(JournalLeg.amount))
         .join(Account, Account.id == JournalLeg.account_id)
         .where(Account.code == CLEARING, JournalLeg.loan_id.is_(None)))
     signed = sa.case((LoanEvent.kind == EventKind.payment_reversal, -LoanEvent.amount),
                      else_=LoanEvent.amount)
     recorded = session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(signed), 0))
+        sa.select(money_total(signed))
         .where(LoanEvent.kind.in_([EventKind.payment, EventKind.payment_reversal])))
     signed = sa.case((BankLine.type == "REVERSAL", -BankLine.amount), else_=BankLine.amount)
-    pending = session.scalar(sa.select(sa.func.coalesce(sa.func.sum(signed), 0))
-                             .where(sa.text(PENDING)))
-    return _money(booked), ZERO - (_money(recorded) + _money(pending))
+    pending = session.scalar(sa.select(money_total(signed)).where(sa.text(PENDING)))
+    return booked, ZERO - (recorded + pending)
 
 
 def dangling_line_references(session: Session) -> dict[str, int]:
@@ -148,7 +147,3 @@ def dangling_line_references(session: Session) -> dict[str, int]:
         if count:
             found[column.key] = count
     return found
-
-
-def _money(value: object) -> Decimal:
-    return Decimal(str(value)).quantize(Decimal("0.01"))

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.clock import now_utc
-from app.db import copy_rows, one_of
+from app.db import allocate_ids, copy_rows, one_of
 from app.errors import Conflict
 from app.ledger.models import Account, JournalEntry, JournalLeg
 from app.money import ZERO
@@ -61,17 +61,6 @@ def account_ids(session: Session) -> dict[str, int]:
     return dict(session.execute(sa.select(Account.code, Account.id)).all())
 
 
-def _allocate_ids(session: Session, n: int) -> list[int]:
-    if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(
-            sa.text(f"SELECT nextval('{ENTRY_ID_SEQUENCE}') FROM generate_series(1, :n)"),
-            {"n": n},
-        )
-        return [r[0] for r in rows]
-    top = session.execute(sa.select(sa.func.coalesce(sa.func.max(JournalEntry.id), 0))).scalar()
-    return list(range(top + 1, top + 1 + n))
-
-
 def post(session: Session, entries: Sequence[NewEntry], *, posted_by: str,
          new: bool = False) -> list[int]:
     """Post ``entries`` (in bulk); returns their ids.
@@ -104,7 +93,8 @@ def post(session: Session, entries: Sequence[NewEntry], *, posted_by: str,
             )
     if fresh:
         accounts = account_ids(session)
-        ids = _allocate_ids(session, len(fresh))
+        ids = allocate_ids(session, JournalEntry.__table__, len(fresh),
+                           sequence=ENTRY_ID_SEQUENCE)
         # Legs first, then the entry rows (the database checks each entry's
         # balance when its row arrives).  COPY on PostgreSQL.
         copy_rows(session, JournalLeg.__table__, ("entry_id", "account_id", "loan_id", "amount"), [

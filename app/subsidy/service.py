@@ -16,7 +16,7 @@ from app.audit.service import record, snapshot
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.auth.scope import get_writable
-from app.db import MONEY
+from app.db import money_total
 from app.errors import Conflict, InvalidInput
 from app.ledger.service import NewEntry, balanced_legs, post
 from app.subsidy.models import (
@@ -74,11 +74,9 @@ def pay(
 
 
 def _net_per_loan(session: Session, statement_id: int) -> list[tuple[int, Decimal]]:
-    """Each loan's net on the statement (its lines summed in SQL), by loan id.
-    ``round`` gives back the fen on SQLite, whose REAL sums may carry a float
-    residue; PostgreSQL's NUMERIC sums are exact."""
+    """Each loan's net on the statement (its lines summed in SQL), by loan id."""
     line = SubsidyStatementLine
-    net = sa.type_coerce(sa.func.round(sa.func.sum(line.amount), 2), MONEY)
+    net = money_total(line.amount)
     return [(loan_id, amount) for loan_id, amount in session.execute(
         sa.select(line.loan_id, net).where(line.statement_id == statement_id)
         .group_by(line.loan_id).order_by(line.loan_id))]

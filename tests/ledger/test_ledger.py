@@ -15,9 +15,16 @@ from typer.testing import CliRunner
 from app import cli
 from app.auth.principal import Principal
 from app.config import Settings
+from app.db import allocate_ids
 from app.errors import Conflict
 from app.ledger.models import JournalEntry, JournalLeg
-from app.ledger.service import NewEntry, _allocate_ids, account_ids, balanced_legs, post
+from app.ledger.service import (
+    ENTRY_ID_SEQUENCE,
+    NewEntry,
+    account_ids,
+    balanced_legs,
+    post,
+)
 from app.servicing import service
 from app.servicing.models import EventKind
 from tests import factories
@@ -57,7 +64,7 @@ def test_a_key_declared_new_that_exists_is_refused_by_the_database(db) -> None:
 def _raw_entry(db, amounts: list[str]) -> int:
     """Write legs and entry row directly, bypassing the service's own check."""
     accounts = account_ids(db)
-    (entry_id,) = _allocate_ids(db, 1)
+    (entry_id,) = allocate_ids(db, JournalEntry.__table__, 1, sequence=ENTRY_ID_SEQUENCE)
     for code, amount in zip(("bank_cash", "unapplied_funds"), amounts, strict=False):
         db.execute(sa.insert(JournalLeg).values(entry_id=entry_id, account_id=accounts[code],
                                                 amount=D(amount)))
@@ -76,7 +83,7 @@ def test_database_refuses_an_unbalanced_entry(db) -> None:
 def test_database_refuses_an_unbalanced_entry_among_many_in_one_statement(db) -> None:
     """PostgreSQL checks per statement: one bad entry in a bulk insert refuses it all."""
     accounts = account_ids(db)
-    ids = _allocate_ids(db, 3)
+    ids = allocate_ids(db, JournalEntry.__table__, 3, sequence=ENTRY_ID_SEQUENCE)
     legs = {ids[0]: ["10.00", "-10.00"], ids[1]: ["10.00", "-9.99"], ids[2]: ["5.00"]}
     nested = db.begin_nested()
     db.execute(sa.insert(JournalLeg), [
