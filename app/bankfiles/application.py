@@ -138,12 +138,12 @@ def dangling_line_references(session: Session) -> dict[str, int]:
     by column (only those with any).  ``bank_lines`` has no foreign keys (a
     file's COPY would pay a check per line, migrations 0013 and 0014), so
     ``loans ledger verify`` looks for what they would have refused."""
-    found = {}
-    for column, target in ((BankLine.upload_id, BankUpload.id), (BankLine.bank_id, Bank.id),
-                           (BankLine.loan_id, Loan.id), (BankLine.loan_event_id, LoanEvent.id)):
-        count = session.scalar(
-            sa.select(sa.func.count()).select_from(BankLine)
-            .where(column.is_not(None), ~sa.exists().where(target == column)))
-        if count:
-            found[column.key] = count
-    return found
+    references = {column.key: ~sa.exists().where(target == column) & column.is_not(None)
+                  for column, target in ((BankLine.upload_id, BankUpload.id),
+                                         (BankLine.bank_id, Bank.id),
+                                         (BankLine.loan_id, Loan.id),
+                                         (BankLine.loan_event_id, LoanEvent.id))}
+    counts = session.execute(sa.select(*(
+        sa.func.count().filter(dangling).label(name) for name, dangling in references.items()
+    )).select_from(BankLine)).one()
+    return {name: count for name, count in counts._asdict().items() if count}
