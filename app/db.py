@@ -373,17 +373,27 @@ def _copy_processor(type_: sa.types.TypeEngine[Any], dialect: Any) -> Any:
     return type_.bind_processor(dialect)
 
 
-def update_rows(session: Session, table: sa.Table, key: str, rows: list[dict[str, Any]]) -> None:
+def update_rows(session: Session, table: sa.Table, key: str, rows: list[dict[str, Any]], *,
+                earlier: frozenset[str] = frozenset()) -> None:
     """Update many rows of ``table`` by ``key``, each with its own values (same
-    columns in every row).  PostgreSQL: ``COPY`` into a temporary table and one
+    columns in every row).  A column in ``earlier`` only moves back: it becomes
+    the earlier of its stored value and the given one (a stored NULL counts as
+    later than any).  PostgreSQL: ``COPY`` into a temporary table and one
     ``UPDATE … FROM``; elsewhere an executemany UPDATE."""
     if not rows:
         return
     columns = [c for c in rows[0] if c != key]
+
+    def value(column: str, given: Any) -> Any:
+        stored = table.c[column]
+        if column not in earlier:
+            return given
+        return sa.case((sa.or_(stored.is_(None), stored > given), given), else_=stored)
+
     if session.get_bind().dialect.name != "postgresql":
         session.execute(
             table.update().where(table.c[key] == sa.bindparam(f"_{key}"))
-            .values({c: sa.bindparam(f"_{c}") for c in columns}),
+            .values({c: value(c, sa.bindparam(f"_{c}")) for c in columns}),
             [{f"_{k}": v for k, v in row.items()} for row in rows])
         return
     session.flush()
@@ -397,6 +407,5 @@ def update_rows(session: Session, table: sa.Table, key: str, rows: list[dict[str
     names = (key, *columns)
     temp_table = sa.Table(temp, sa.MetaData(), *(sa.Column(c, table.c[c].type) for c in names))
     copy_rows(session, temp_table, names, [tuple(row[c] for c in names) for row in rows])
-    sets = ", ".join(f"{c} = {temp}.{c}" for c in columns)
-    session.execute(sa.text(f"UPDATE {table.name} SET {sets} FROM {temp} "
-                            f"WHERE {table.name}.{key} = {temp}.{key}"))
+    session.execute(table.update().where(table.c[key] == temp_table.c[key])
+                    .values({c: value(c, temp_table.c[c]) for c in columns}))

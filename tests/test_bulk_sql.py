@@ -1,15 +1,19 @@
 """The bulk helpers of app.db: many values as one parameter, sparse lookups,
-rows written as they come, ids drawn ahead (both databases)."""
+rows written as they come, ids drawn ahead, rows updated in bulk (both
+databases)."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.clock import now_utc
-from app.db import allocate_ids, one_of, row_writer, sparse_rows
+from app.db import allocate_ids, one_of, row_writer, sparse_rows, update_rows
 from app.ledger.models import Account
-from app.servicing.models import Borrower
+from app.servicing.models import Borrower, Loan
+from tests import factories
 
 CODES = ["bank_cash", "interest_income", "no such code", 'odd "quoted" \\ code']
 
@@ -57,3 +61,17 @@ def test_row_writer_and_allocated_ids(db: Session) -> None:
     db.expire_all()
     assert [db.get(Borrower, i).id_number for i in ids] == ["ID0", "ID1", "ID2"]
     assert allocate_ids(db, Borrower.__table__, 1)[0] > max(ids)
+
+
+def test_update_rows_moves_an_earlier_column_only_back(db: Session) -> None:
+    loans = [factories.make_loan(db) for _ in range(3)]
+    for loan, stored in zip(loans, (None, dt.date(2027, 1, 10), dt.date(2027, 1, 30)),
+                            strict=True):
+        loan.dirty_from = stored
+    db.flush()
+    update_rows(db, Loan.__table__, "id",
+                [{"id": loan.id, "dirty_from": dt.date(2027, 1, 20)} for loan in loans],
+                earlier=frozenset({"dirty_from"}))
+    db.expire_all()
+    assert [db.get_one(Loan, loan.id).dirty_from for loan in loans] == [
+        dt.date(2027, 1, 20), dt.date(2027, 1, 10), dt.date(2027, 1, 20)]

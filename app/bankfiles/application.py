@@ -54,28 +54,36 @@ def apply_pending(session: Session, *, lo: int, hi: int, through: dt.date,
     if not rows:
         return 0
     recorded = _recorded_payments(session, [r for r in rows if r.type == "REVERSAL"])
-    ids = allocate_ids(session, LoanEvent.__table__, len(rows))
+    # The lines applied now, each with what its event reverses: the id of a
+    # payment recorded before, or the position of one applied now.
+    applied: list[tuple[sa.Row, int | None, int | None]] = []
+    applying: dict[tuple[int, str], int] = {}
+    for r in rows:
+        if r.type != "REVERSAL":
+            applying[(r.bank_id, r.txn_key)] = len(applied)
+            applied.append((r, None, None))
+        elif (position := applying.get((r.bank_id, r.reverses))) is not None:
+            applied.append((r, None, position))
+        elif (event_id := recorded.get((r.bank_id, r.reverses))) is not None:
+            applied.append((r, event_id, None))
+        # else: its payment's value date has not come yet; it waits
+    if not applied:
+        return 0
+    ids = allocate_ids(session, LoanEvent.__table__, len(applied))
     now = clock.now_utc()
-    events, links = [], []
-    for r, event_id in zip(rows, ids, strict=True):
-        reverses = None
-        if r.type == "REVERSAL":
-            reverses = recorded.get((r.bank_id, r.reverses))
-            if reverses is None:  # its payment's value date has not come yet
-                continue
-        else:
-            recorded[(r.bank_id, r.txn_key)] = event_id
-        kind = EventKind.payment_reversal if reverses else EventKind.payment
+    events = []
+    for (r, reverses, position), event_id in zip(applied, ids, strict=True):
+        if position is not None:
+            reverses = ids[position]
+        kind = EventKind.payment_reversal if r.type == "REVERSAL" else EventKind.payment
         events.append((event_id, r.loan_id, kind, r.value_date, r.amount, {}, reverses,
                        f"bankfile:{r.upload_id}", r.txn_key, recorded_by, now))
-        links.append({"id": r.id, "loan_event_id": event_id})
-    if not links:
-        return 0
-    applied = {link["id"] for link in links}
     copy_rows(session, LoanEvent.__table__, EVENT_COLUMNS, events)
-    update_rows(session, BankLine.__table__, "id", links)
-    _mark_dirty(session, [r for r in rows if r.id in applied])
-    return len(links)
+    update_rows(session, BankLine.__table__, "id",
+                [{"id": r.id, "loan_event_id": event_id}
+                 for (r, _, _), event_id in zip(applied, ids, strict=True)])
+    _mark_dirty(session, [r for r, _, _ in applied])
+    return len(applied)
 
 
 def _recorded_payments(session: Session, reversals: list) -> dict[tuple[int, str], int]:
@@ -104,12 +112,9 @@ def _mark_dirty(session: Session, rows: list) -> None:
     for r in rows:
         if r.loan_id not in earliest or r.value_date < earliest[r.loan_id]:
             earliest[r.loan_id] = r.value_date
-    current = session.execute(
-        sa.select(Loan.id, Loan.dirty_from).where(one_of(session, Loan.id, list(earliest)))
-        .with_for_update()).all()
-    update_rows(session, Loan.__table__, "id", [
-        {"id": loan_id, "dirty_from": min(earliest[loan_id], dirty_from or earliest[loan_id])}
-        for loan_id, dirty_from in current])
+    update_rows(session, Loan.__table__, "id",
+                [{"id": loan_id, "dirty_from": day} for loan_id, day in earliest.items()],
+                earlier=frozenset({"dirty_from"}))
     session.expire_all()  # the loans' rows were written in bulk
 
 

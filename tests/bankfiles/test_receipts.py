@@ -14,12 +14,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from app.bankfiles.application import pending_loans, receipts_difference
+from app.bankfiles.application import apply_pending, pending_loans, receipts_difference
 from app.bankfiles.models import Outcome
 from app.db import make_engine, make_session_factory, run_migrations, session_scope
 from app.ledger.models import Account, JournalEntry, JournalLeg
 from app.ledger.service import NewEntry, balanced_legs, loan_balances, post
-from app.servicing.models import EventKind, LoanEvent
+from app.servicing.models import EventKind, Loan, LoanEvent
 from app.servicing.receipts import CASH, CLEARING
 from app.servicing.reconcile import engine_balances, loan_differences
 from app.servicing.service import record_event, run_loan
@@ -112,6 +112,31 @@ def test_reversals_of_waiting_applied_and_api_payments(db, world, client):
     assert [p.amount for p in run_loan(db, world.loans[B], BUSINESS_DATE).payments] == [
         Decimal("200.00")]
     assert_ledger_sound(db)
+
+
+def test_a_reversal_valued_before_its_payment_waits_for_it(db, world):
+    """A reversal dated before the payment it names waits, pending, until the
+    payment's date is applied; then both become events, the reversal naming
+    the payment's, with the next event ids (a waiting line takes none)."""
+    text = (HEAD + line("P5", A, "70.00", "2027-01-25")
+            + line("X5", A, "70.00", "2027-01-24", "REVERSAL", "P5"))
+    done = world.process(world.upload(text.encode())[0].id)
+    assert [x.outcome for x in world.lines(done.id).values()] == [Outcome.posted] * 2
+    last_event = db.scalar(sa.select(sa.func.coalesce(sa.func.max(LoanEvent.id), 0)))
+    loan_id = world.loans[A].id
+
+    assert apply_pending(db, lo=loan_id, hi=loan_id, through=dt.date(2027, 1, 24),
+                         recorded_by="test") == 0
+    assert [x.loan_event_id for x in world.lines(done.id).values()] == [None, None]
+
+    assert apply_pending(db, lo=loan_id, hi=loan_id, through=dt.date(2027, 1, 25),
+                         recorded_by="test") == 2
+    db.expire_all()
+    p5, x5 = (x.loan_event_id for x in world.lines(done.id).values())
+    assert (p5, x5) == (last_event + 1, last_event + 2)
+    assert db.get_one(LoanEvent, x5).reverses_event_id == p5
+    assert db.get_one(LoanEvent, x5).kind == EventKind.payment_reversal
+    assert db.get_one(Loan, loan_id).dirty_from == dt.date(2027, 1, 24)
 
 
 def test_duplicates_within_a_file_across_files_and_with_the_api(db, world, client):
