@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.clock import now_utc
-from app.db import allocate_ids, copy_rows, one_of
+from app.db import allocate_ids, copy_rows, money_total, one_of
 from app.errors import Conflict
 from app.ledger.models import Account, JournalEntry, JournalLeg
 from app.money import ZERO
@@ -139,10 +139,9 @@ def reversal_of(entry: JournalEntry, legs: Iterable[Leg]) -> NewEntry:
 def loan_balances(session: Session, loan_ids: Sequence[int]) -> dict[tuple[int, str], Decimal]:
     """Per loan and account: the sum of its legs (debit positive)."""
     rows = session.execute(
-        sa.select(JournalLeg.loan_id, Account.code, sa.func.sum(JournalLeg.amount))
+        sa.select(JournalLeg.loan_id, Account.code, money_total(JournalLeg.amount))
         .join(Account, Account.id == JournalLeg.account_id)
         .where(JournalLeg.loan_id.in_(loan_ids))
         .group_by(JournalLeg.loan_id, Account.code)
     ).all()
-    return {(loan_id, code): Decimal(str(total)).quantize(Decimal("0.01"))
-            for loan_id, code, total in rows}
+    return {(loan_id, code): total for loan_id, code, total in rows}

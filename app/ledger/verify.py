@@ -7,17 +7,18 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.db import money_total
 from app.ledger.models import JournalEntry, JournalLeg
 
 
 def unbalanced_entries(session: Session) -> list[tuple[int, Decimal]]:
     """Entries whose legs do not sum to zero (the database should make this empty)."""
-    total = sa.func.sum(JournalLeg.amount)
+    total = money_total(JournalLeg.amount)
     rows = session.execute(
         sa.select(JournalLeg.entry_id, total).group_by(JournalLeg.entry_id)
         .having(sa.func.abs(total) >= Decimal("0.005"))
     ).all()
-    return [(entry_id, Decimal(str(amount))) for entry_id, amount in rows]
+    return [(entry_id, amount) for entry_id, amount in rows]
 
 
 def orphan_legs(session: Session) -> int:
@@ -30,5 +31,5 @@ def orphan_legs(session: Session) -> int:
 
 
 def trial_balance(session: Session) -> Decimal:
-    total = session.scalar(sa.select(sa.func.coalesce(sa.func.sum(JournalLeg.amount), 0)))
-    return Decimal(str(total)).quantize(Decimal("0.01"))
+    """The sum of every leg (0 when the ledger balances)."""
+    return session.scalar(sa.select(money_total(JournalLeg.amount)))

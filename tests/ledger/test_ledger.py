@@ -25,6 +25,7 @@ from app.ledger.service import (
     balanced_legs,
     post,
 )
+from app.ledger.verify import trial_balance, unbalanced_entries
 from app.servicing import service
 from app.servicing.models import EventKind
 from tests import factories
@@ -103,6 +104,22 @@ def test_database_refuses_an_entry_of_one_leg(db) -> None:
     nested = db.begin_nested()
     with pytest.raises(DBAPIError, match="balance"):
         _raw_entry(db, ["0.00"])
+    nested.rollback()
+
+
+def test_verify_sums_the_legs_to_the_fen(db) -> None:
+    """Legs whose entry row is not written yet (the database checks an entry only
+    then): the verify totals are their sums as Decimal fen, and 0.00 over no legs."""
+    assert str(trial_balance(db)) == "0.00"
+    assert unbalanced_entries(db) == []
+    accounts = account_ids(db)
+    (entry_id,) = allocate_ids(db, JournalEntry.__table__, 1, sequence=ENTRY_ID_SEQUENCE)
+    nested = db.begin_nested()
+    db.execute(sa.insert(JournalLeg), [  # 0.10 + 0.20 is 0.30000000000000004 in a REAL
+        {"entry_id": entry_id, "account_id": accounts["bank_cash"], "amount": D("0.10")},
+        {"entry_id": entry_id, "account_id": accounts["unapplied_funds"], "amount": D("0.20")}])
+    assert [(i, str(total)) for i, total in unbalanced_entries(db)] == [(entry_id, "0.30")]
+    assert str(trial_balance(db)) == "0.30"
     nested.rollback()
 
 
