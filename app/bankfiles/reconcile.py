@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.bankfiles.models import BankLine, BankUpload, ExceptionStatus, Outcome, UploadStatus
+from app.db import money_total
 from app.ledger.models import Account, JournalEntry, JournalLeg
 from app.money import ZERO, fmt
 from app.servicing.models import EventKind, Loan, LoanEvent
@@ -114,13 +115,13 @@ def _unapplied(session: Session, payments: list[LoanEvent]) -> Decimal:
     if not payments:
         return ZERO
     total = session.scalar(
-        sa.select(sa.func.sum(JournalLeg.amount))
+        sa.select(money_total(JournalLeg.amount))
         .join(JournalEntry, JournalEntry.id == JournalLeg.entry_id)
         .join(Account, Account.id == JournalLeg.account_id)
         .where(Account.code == "unapplied_funds",
                JournalEntry.loan_id.in_({p.loan_id for p in payments}),
                JournalEntry.slot.in_([f"pay:{p.id}" for p in payments])))
-    return -Decimal(str(total or 0)).quantize(Decimal("0.01"))
+    return -total
 
 
 def reconciliation_csv_rows(report: dict[str, Any]) -> list[list[Any]]:

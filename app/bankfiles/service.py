@@ -27,6 +27,7 @@ from app.bankfiles.models import (
 )
 from app.bankfiles.parsers import CSV_COLUMNS, normalise_encoding
 from app.bankfiles.storage import Spooled, store_parts
+from app.db import money_total
 from app.errors import Conflict, Forbidden, InvalidInput
 from app.money import ZERO, fmt
 from app.reference.models import Bank
@@ -70,7 +71,7 @@ def upload_report(session: Session, upload: BankUpload) -> dict[str, Any]:
     """Lines read, posted, duplicates, exceptions by reason, amounts posted and held."""
     rows = session.execute(
         sa.select(BankLine.outcome, BankLine.reason, BankLine.type,
-                  sa.func.count(), sa.func.sum(BankLine.amount))
+                  sa.func.count(), money_total(BankLine.amount))
         .where(BankLine.upload_id == upload.id)
         .group_by(BankLine.outcome, BankLine.reason, BankLine.type)
     ).all()
@@ -78,7 +79,6 @@ def upload_report(session: Session, upload: BankUpload) -> dict[str, Any]:
     amounts: dict[str, Decimal] = defaultdict(lambda: ZERO)
     reasons: dict[str, dict[str, Any]] = {}
     for outcome, reason, type_, count, total in rows:
-        total = Decimal(str(total or 0))
         key = "reversed" if outcome == Outcome.posted and type_ == "REVERSAL" else outcome.value
         counts[key] += count
         amounts[key] += total
