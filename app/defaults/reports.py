@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.auth.scope import require_role, visible
+from app.db import money_total
 from app.defaults.figures import Filters, all_states, default_rows, keyset, loans_query
 from app.engine.machine import LoanMachine
 from app.engine.state import read_state
@@ -98,7 +99,7 @@ def university_performance(
     filters = Filters(university_id=university_id)
     base = loans_query(principal, as_of, filters).subquery()
     disbursed = (
-        sa.select(LoanEvent.loan_id, sa.func.sum(LoanEvent.amount).label("amount"))
+        sa.select(LoanEvent.loan_id, money_total(LoanEvent.amount).label("amount"))
         .where(LoanEvent.kind == EventKind.disbursement, LoanEvent.event_date <= as_of)
         .group_by(LoanEvent.loan_id).subquery()
     )
@@ -111,7 +112,7 @@ def university_performance(
     for uni, graduated, amount in rows:
         line = cohorts.setdefault((uni, graduated.year), [0, 0, ZERO, ZERO])
         line[0] += 1
-        line[2] += Decimal(amount)
+        line[2] += amount
     for row in default_rows(session, principal, as_of, filters):
         if row.graduated_on is None:
             continue
@@ -128,7 +129,7 @@ def forgiven(session: Session, principal: Principal, *, through: dt.date
     require_role(principal, Role.center_staff)
     rows = session.execute(
         sa.select(Loan.university_id, sa.func.count(sa.distinct(Loan.id)),
-                  sa.func.sum(JournalLeg.amount))
+                  money_total(JournalLeg.amount))
         .select_from(JournalLeg)
         .join(Account, Account.id == JournalLeg.account_id)
         .join(Loan, Loan.id == JournalLeg.loan_id)
@@ -136,8 +137,8 @@ def forgiven(session: Session, principal: Principal, *, through: dt.date
                JournalLeg.entry_id.in_(_entries_through(through)))
         .group_by(Loan.university_id).order_by(Loan.university_id)
     ).all()
-    return [{"university_id": uni, "loans": n, "amount": Decimal(total)}
-            for uni, n, total in rows if Decimal(total) != 0]
+    return [{"university_id": uni, "loans": n, "amount": total}
+            for uni, n, total in rows if total != 0]
 
 
 def _entries_through(day: dt.date) -> Any:

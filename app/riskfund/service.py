@@ -33,6 +33,7 @@ from app.audit.service import record, snapshot
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.auth.scope import get_writable
+from app.db import money_total
 from app.defaults.reports import university_performance
 from app.errors import Conflict, InvalidInput
 from app.ledger.service import NewEntry, balanced_legs, post
@@ -69,15 +70,14 @@ def _year_disbursements(
     """Each loan of the agreement with disbursements in ``year``:
     (university, amount disbursed in the year, policy, signed on, loan id)."""
     rows = session.execute(
-        sa.select(Loan.university_id, sa.func.sum(LoanEvent.amount), Loan.policy_code,
+        sa.select(Loan.university_id, money_total(LoanEvent.amount), Loan.policy_code,
                   Loan.signed_on, Loan.id)
         .join(LoanEvent, LoanEvent.loan_id == Loan.id)
         .where(Loan.agreement_id == agreement_id, LoanEvent.kind == EventKind.disbursement,
                LoanEvent.event_date.between(dt.date(year, 1, 1), dt.date(year, 12, 31)))
         .group_by(Loan.id, Loan.university_id, Loan.policy_code, Loan.signed_on)
     ).all()
-    return [(uid, round_fen(Decimal(str(total))), policy, signed, loan_id)
-            for uid, total, policy, signed, loan_id in rows]
+    return [tuple(row) for row in rows]
 
 
 def _graduates_record(session: Session, university_id: int, year: int) -> tuple[int, int]:
