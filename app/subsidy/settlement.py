@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import now_utc
 from app.config import get_settings
-from app.db import ID_TYPE, MONEY
+from app.db import ID_TYPE, MONEY, money_total
 from app.engine.dates import MONTHS, is_frequency_date
 from app.ledger.models import Account, JournalEntry, JournalLeg
 from app.money import ZERO
@@ -141,12 +141,11 @@ def _differences(session: Session, due: sa.ColumnElement[bool], day: dt.date) ->
         sa.select(Loan.id, Loan.bank_id, Loan.center_id, line.claim_date, zero, line.amount)
         .join(line, line.loan_id == Loan.id).where(due))
     both = sa.union_all(booked, stated).subquery()
-    # Exact on PostgreSQL (NUMERIC); on SQLite, whose REAL sums may carry a
-    # float residue, ``round`` gives back the fen the amounts are.
-    now = sa.func.round(sa.func.sum(both.c.now), 2)
-    before = sa.func.round(sa.func.sum(both.c.before), 2)
+    now, before = money_total(both.c.now), money_total(both.c.before)
     kind = sa.case((both.c.claim_date == day, LineKind.claim.value),
                    else_=LineKind.adjustment.value)
+    # Each side is in fen already; on SQLite their REAL difference may carry
+    # a float residue, so it is rounded again.
     return (sa.select(both.c.id, both.c.bank_id, both.c.center_id, both.c.claim_date, kind,
                       before, now, sa.func.round(now - before, 2))
             .group_by(both.c.id, both.c.bank_id, both.c.center_id, both.c.claim_date)
@@ -173,16 +172,15 @@ def _issue(session: Session, day: dt.date) -> tuple[int, int, Decimal]:
         statement.bank_id == c.bank_id, statement.center_id == c.center_id,
         statement.settlement_date == day)
     session.execute(_changes.delete().where(issued.exists()))
-    claims = sa.func.sum(sa.case((c.kind == LineKind.claim.value, c.amount), else_=0))
-    adjustments = sa.func.sum(sa.case((c.kind == LineKind.adjustment.value, c.amount), else_=0))
+    claims = money_total(sa.case((c.kind == LineKind.claim.value, c.amount), else_=0))
+    adjustments = money_total(sa.case((c.kind == LineKind.adjustment.value, c.amount), else_=0))
     level = sa.case((Center.level == CenterLevel.national.value, FinanceLevel.central.value),
                     else_=FinanceLevel.provincial.value)
     created = session.execute(statement.__table__.insert().from_select(
         ["bank_id", "center_id", "finance_level", "settlement_date", "claims_total",
          "adjustments_total", "total", "status", "created_at"],
         sa.select(c.bank_id, c.center_id, level, sa.literal(day, sa.Date),
-                  sa.func.round(claims, 2), sa.func.round(adjustments, 2),
-                  sa.func.round(sa.func.sum(c.amount), 2),
+                  claims, adjustments, money_total(c.amount),
                   sa.literal(StatementStatus.issued.value),
                   sa.literal(now_utc(), statement.__table__.c.created_at.type))
         .join(Center, Center.id == c.center_id)
@@ -200,6 +198,4 @@ def _issue(session: Session, day: dt.date) -> tuple[int, int, Decimal]:
                                  statement.center_id == c.center_id,
                                  statement.settlement_date == day))
         .order_by(statement.id, c.loan_id, c.claim_date)), execution_options=_COUNTED).rowcount
-    total = session.scalar(sa.select(sa.type_coerce(sa.func.round(sa.func.sum(c.amount), 2),
-                                                    MONEY)))
-    return created, lines, total
+    return created, lines, session.scalar(sa.select(money_total(c.amount)))
