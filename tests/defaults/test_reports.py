@@ -31,10 +31,11 @@ def test_forgiveness_closes_the_loan_through_the_ledger(client, db, two_sides, s
     db.expire_all()
     assert unbalanced_entries(db) == [] and orphan_legs(db) == 0 and trial_balance(db) == 0
     assert list(loan_differences(db)) == []
-    fund = db.scalar(sa.select(sa.func.sum(JournalLeg.amount)).join(Account)
+    of_account = Account.id == JournalLeg.account_id
+    fund = db.scalar(sa.select(sa.func.sum(JournalLeg.amount)).join(Account, of_account)
                      .where(Account.code == "forgiveness_fund", JournalLeg.loan_id == loan.id))
     assert f"{fund:.2f}" == quote["total"]
-    cash = db.scalar(sa.select(sa.func.count()).select_from(JournalLeg).join(Account)
+    cash = db.scalar(sa.select(sa.func.count()).select_from(JournalLeg).join(Account, of_account)
                      .where(Account.code == "bank_cash", JournalLeg.amount > 0,
                             JournalLeg.loan_id == loan.id))
     assert cash == 0  # nothing came from the borrower

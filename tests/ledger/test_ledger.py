@@ -17,7 +17,7 @@ from app.auth.principal import Principal
 from app.config import Settings
 from app.db import allocate_ids
 from app.errors import Conflict
-from app.ledger.models import JournalEntry, JournalLeg
+from app.ledger.models import Account, JournalEntry, JournalLeg
 from app.ledger.service import (
     ENTRY_ID_SEQUENCE,
     NewEntry,
@@ -25,7 +25,7 @@ from app.ledger.service import (
     balanced_legs,
     post,
 )
-from app.ledger.verify import trial_balance, unbalanced_entries
+from app.ledger.verify import orphan_legs, trial_balance, unbalanced_entries
 from app.servicing import service
 from app.servicing.models import EventKind
 from tests import factories
@@ -139,6 +139,45 @@ def test_database_refuses_changing_a_posted_entry(db) -> None:
         with pytest.raises(DBAPIError):
             db.execute(statement)
         nested.rollback()
+
+
+def test_database_refuses_a_leg_of_an_unknown_account(db) -> None:
+    (entry_id,) = allocate_ids(db, JournalEntry.__table__, 1, sequence=ENTRY_ID_SEQUENCE)
+    unknown = db.scalar(sa.select(sa.func.max(Account.id))) + 1
+    nested = db.begin_nested()
+    with pytest.raises(DBAPIError, match="account"):
+        db.execute(sa.insert(JournalLeg), [
+            {"entry_id": entry_id, "account_id": account_id, "amount": D(amount)}
+            for account_id, amount in ((account_ids(db)["bank_cash"], "1.00"),
+                                       (unknown, "-1.00"))])
+    nested.rollback()
+
+
+def test_an_account_with_legs_is_kept(db) -> None:
+    _raw_entry(db, ["10.00", "-10.00"])
+    cash = db.get_one(Account, account_ids(db)["bank_cash"])
+    for statement in (sa.delete(Account).where(Account.id == cash.id),
+                      sa.update(Account).where(Account.id == cash.id).values(id=cash.id + 1000)):
+        nested = db.begin_nested()
+        with pytest.raises(DBAPIError, match="account"):
+            db.execute(statement)
+        nested.rollback()
+    # An account nothing was booked to can go.
+    db.execute(sa.insert(Account).values(code="test_spare", name="spare", type="asset"))
+    db.execute(sa.delete(Account).where(Account.code == "test_spare"))
+    assert "test_spare" not in account_ids(db)
+
+
+def test_legs_without_their_entry_row_are_counted(db) -> None:
+    """No foreign key refuses them (migration 0017): ``post`` writes an entry's
+    legs and row together, and ``loans ledger verify`` counts what is left."""
+    assert orphan_legs(db) == 0
+    (entry_id,) = allocate_ids(db, JournalEntry.__table__, 1, sequence=ENTRY_ID_SEQUENCE)
+    accounts = account_ids(db)
+    db.execute(sa.insert(JournalLeg), [
+        {"entry_id": entry_id, "account_id": accounts[code], "amount": D(amount)}
+        for code, amount in (("bank_cash", "3.00"), ("unapplied_funds", "-3.00"))])
+    assert orphan_legs(db) == 2
 
 
 def test_ledger_verify_names_a_loan_whose_ledger_differs(tmp_path: Path, monkeypatch) -> None:
