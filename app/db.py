@@ -323,12 +323,13 @@ def allocate_ids(session: Session, table: sa.Table, n: int, *,
 
 
 def copy_rows(session: Session, table: sa.Table, columns: tuple[str, ...],
-              rows: list[tuple[Any, ...]]) -> None:
+              rows: list[tuple[Any, ...]], *, plain: frozenset[str] = frozenset()) -> None:
     """Insert ``rows`` (Python values, as for the ORM) into ``table``: ``COPY`` on
-    PostgreSQL (row triggers still fire), an executemany INSERT elsewhere."""
+    PostgreSQL (row triggers still fire), an executemany INSERT elsewhere.
+    ``plain``: as for ``row_writer``."""
     if not rows:
         return
-    with row_writer(session, table, columns) as write:
+    with row_writer(session, table, columns, plain=plain) as write:
         for row in rows:
             write(row)
 
@@ -374,12 +375,13 @@ def _copy_processor(type_: sa.types.TypeEngine[Any], dialect: Any) -> Any:
 
 
 def update_rows(session: Session, table: sa.Table, key: str, rows: list[dict[str, Any]], *,
-                earlier: frozenset[str] = frozenset()) -> None:
+                earlier: frozenset[str] = frozenset(), plain: bool = False) -> None:
     """Update many rows of ``table`` by ``key``, each with its own values (same
     columns in every row).  A column in ``earlier`` only moves back: it becomes
     the earlier of its stored value and the given one (a stored NULL counts as
     later than any).  PostgreSQL: ``COPY`` into a temporary table and one
-    ``UPDATE … FROM``; elsewhere an executemany UPDATE."""
+    ``UPDATE … FROM``; elsewhere an executemany UPDATE.  ``plain``: every value
+    is already what the driver takes (``row_writer``)."""
     if not rows:
         return
     columns = [c for c in rows[0] if c != key]
@@ -406,6 +408,7 @@ def update_rows(session: Session, table: sa.Table, key: str, rows: list[dict[str
     session.execute(sa.text(f"TRUNCATE {temp}"))
     names = (key, *columns)
     temp_table = sa.Table(temp, sa.MetaData(), *(sa.Column(c, table.c[c].type) for c in names))
-    copy_rows(session, temp_table, names, [tuple(row[c] for c in names) for row in rows])
+    copy_rows(session, temp_table, names, [tuple(row[c] for c in names) for row in rows],
+              plain=frozenset(names) if plain else frozenset())
     session.execute(table.update().where(table.c[key] == temp_table.c[key])
                     .values({c: value(c, temp_table.c[c]) for c in columns}))

@@ -23,6 +23,9 @@ from app.ledger.models import Account, JournalEntry, JournalLeg
 from app.money import ZERO
 
 ENTRY_ID_SEQUENCE = "journal_entry_id_seq"
+LEG_COLUMNS = ("entry_id", "account_id", "loan_id", "amount")
+ENTRY_COLUMNS = ("id", "idempotency_key", "kind", "value_date", "loan_id", "slot",
+                 "reverses_entry_id", "memo", "posted_by", "posted_at")
 
 
 @dataclass(frozen=True)
@@ -96,19 +99,19 @@ def post(session: Session, entries: Sequence[NewEntry], *, posted_by: str,
         ids = allocate_ids(session, JournalEntry.__table__, len(fresh),
                            sequence=ENTRY_ID_SEQUENCE)
         # Legs first, then the entry rows (the database checks each entry's
-        # balance when its row arrives).  COPY on PostgreSQL.
-        copy_rows(session, JournalLeg.__table__, ("entry_id", "account_id", "loan_id", "amount"), [
+        # balance when its row arrives).  COPY on PostgreSQL, of values the
+        # driver takes as they are (the amounts are Decimal: a float fails the
+        # balance above; the time is aware).
+        copy_rows(session, JournalLeg.__table__, LEG_COLUMNS, [
             (entry_id, accounts[leg.account], leg.loan_id, leg.amount)
             for entry_id, entry in zip(ids, fresh, strict=True) for leg in entry.legs
-        ])
+        ], plain=frozenset(LEG_COLUMNS))
         now = now_utc()
-        copy_rows(session, JournalEntry.__table__, (
-            "id", "idempotency_key", "kind", "value_date", "loan_id", "slot",
-            "reverses_entry_id", "memo", "posted_by", "posted_at"), [
+        copy_rows(session, JournalEntry.__table__, ENTRY_COLUMNS, [
             (entry_id, e.key, e.kind, e.value_date, e.loan_id, e.slot, e.reverses_entry_id,
              e.memo, posted_by, now)
             for entry_id, e in zip(ids, fresh, strict=True)
-        ])
+        ], plain=frozenset(ENTRY_COLUMNS))
         existing.update({e.key: i for e, i in zip(fresh, ids, strict=True)})
     return [existing[e.key] for e in entries]
 

@@ -34,7 +34,7 @@ from app.errors import Conflict
 from app.ledger.service import NewEntry, post
 from app.policy import get_policy
 from app.servicing.models import EventKind, Loan, LoanEngineState, LoanEvent
-from app.servicing.postings import entries_of, versioned
+from app.servicing.postings import entries_of
 from app.servicing.service import cached_figures, engine_events, service_loan
 
 # Events that need the loan's whole history: a reversal undoes a payment the
@@ -143,7 +143,7 @@ def _service(session: Session, which: sa.ColumnElement[bool], *, through: dt.dat
             saved = {"loan_id": r.id, "through": through, "machine": snapshot.dump(machine)}
             (state_inserts if r.machine is None else state_updates).append(saved)
     post(session, entries, posted_by=posted_by, new=True)
-    update_rows(session, Loan.__table__, "id", loan_updates)
+    update_rows(session, Loan.__table__, "id", loan_updates, plain=True)  # the engine's values
     update_rows(session, LoanEngineState.__table__, "loan_id", state_updates)
     copy_rows(session, LoanEngineState.__table__, ("loan_id", "through", "machine"),
               [(r["loan_id"], r["through"], r["machine"]) for r in state_inserts])
@@ -181,6 +181,6 @@ def _run_on(loan_id: int, machine: LoanMachine, rows: list[LoanEvent],
     except EventError as exc:
         raise Conflict(f"loan {loan_id}: {exc}", code="refused_by_rules") from None
     d, b, c, p = before
-    new = entries_of(loan_id, disbursements=machine.disbursements[d:], bills=machine.bills[b:],
-                     claims=machine.claims[c:], payments=machine.payments[p:])
-    return [versioned(e, 1) for e in new]  # slots dated after the saved day are new
+    # Slots dated after the saved day are new: their first version.
+    return entries_of(loan_id, disbursements=machine.disbursements[d:], bills=machine.bills[b:],
+                      claims=machine.claims[c:], payments=machine.payments[p:], version=1)

@@ -48,8 +48,10 @@ def entries_of(
     claims: Iterable[Claim],
     payments: Iterable[Allocation],
     forgiven: frozenset[int] = frozenset(),
+    version: int | None = None,
 ) -> list[NewEntry]:
-    """The entries of the given decisions of the engine, keyed by slot (unversioned).
+    """The entries of the given decisions of the engine, keyed by slot (unversioned),
+    or each by its ``version``-th decision's key (``versioned``) when given.
 
     A payment is applied from ``repayments_clearing``, where its receipt put
     it (``app.servicing.receipts``); one whose event is in ``forgiven`` (代偿)
@@ -59,7 +61,8 @@ def entries_of(
 
     def add(slot: str, kind: str, day: dt.date, legs: tuple[Leg, ...]) -> None:
         if legs:
-            entries.append(NewEntry(key=slot, kind=kind, value_date=day, legs=legs,
+            key = slot if version is None else slot_key(loan_id, slot, version)
+            entries.append(NewEntry(key=key, kind=kind, value_date=day, legs=legs,
                                     loan_id=loan_id, slot=slot))
 
     for ref, day, amount in disbursements:
@@ -88,9 +91,15 @@ def entries_of(
     return entries
 
 
+def slot_key(loan_id: int, slot: str, version: int) -> str:
+    """The key of a slot's ``version``-th decision: it names both."""
+    return f"loan:{loan_id}:{slot}:v{version}"
+
+
 def versioned(entry: NewEntry, version: int) -> NewEntry:
-    """The entry to post for its slot's ``version``-th decision (key names both)."""
-    return replace(entry, key=f"loan:{entry.loan_id}:{entry.slot}:v{version}")
+    """The entry to post for its slot's ``version``-th decision."""
+    assert entry.loan_id is not None and entry.slot is not None
+    return replace(entry, key=slot_key(entry.loan_id, entry.slot, version))
 
 
 def _standing(session: Session, loan_id: int) -> tuple[dict[str, tuple], dict[str, int]]:
