@@ -410,5 +410,10 @@ def update_rows(session: Session, table: sa.Table, key: str, rows: list[dict[str
     temp_table = sa.Table(temp, sa.MetaData(), *(sa.Column(c, table.c[c].type) for c in names))
     copy_rows(session, temp_table, names, [tuple(row[c] for c in names) for row in rows],
               plain=frozenset(names) if plain else frozenset())
+    # Without statistics the planner guesses the temporary table's size from
+    # its pages and may hash all of ``table`` to join a few thousand rows: a
+    # scan of the whole table per call (a due day's chunks would read the
+    # machines' table two hundred times over a million loans).
+    session.execute(sa.text(f"ANALYZE {temp}"))
     session.execute(table.update().where(table.c[key] == temp_table.c[key])
                     .values({c: value(c, temp_table.c[c]) for c in columns}))
