@@ -40,19 +40,22 @@ depends_on = None
 ENTRY_KEY = 'fk_journal_legs_entry_id_journal_entries'
 ACCOUNT_KEY = 'fk_journal_legs_account_id_accounts'
 
+# 0010's rule on new legs: none for an entry already posted (in both versions).
+_POSTED_ENTRY = """  SELECT x.id INTO found_id FROM (SELECT DISTINCT entry_id FROM new_legs) n
+    CROSS JOIN LATERAL (SELECT e.id FROM journal_entries e
+                         WHERE e.id = n.entry_id LIMIT 1) x LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'journal entry % is posted: its legs cannot change', found_id;
+  END IF;
+"""
+
 PG_UPGRADE = """
 DROP TRIGGER journal_legs_open_entry ON journal_legs;
 DROP FUNCTION journal_legs_open_entry();
 CREATE FUNCTION journal_legs_checked() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE found_id bigint;
 BEGIN
-  SELECT x.id INTO found_id FROM (SELECT DISTINCT entry_id FROM new_legs) n
-    CROSS JOIN LATERAL (SELECT e.id FROM journal_entries e
-                         WHERE e.id = n.entry_id LIMIT 1) x LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION 'journal entry % is posted: its legs cannot change', found_id;
-  END IF;
-  SELECT n.account_id INTO found_id FROM (SELECT DISTINCT account_id FROM new_legs) n
+{posted_entry}  SELECT n.account_id INTO found_id FROM (SELECT DISTINCT account_id FROM new_legs) n
    WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = n.account_id) LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION 'journal leg names account %, which does not exist', found_id;
@@ -74,7 +77,7 @@ BEGIN
 END $$;
 CREATE TRIGGER accounts_in_use BEFORE DELETE OR UPDATE OF id ON accounts
   FOR EACH ROW EXECUTE FUNCTION accounts_in_use();
-"""
+""".replace("{posted_entry}", _POSTED_ENTRY)
 
 PG_DOWNGRADE = """
 DROP TRIGGER accounts_in_use ON accounts;
@@ -82,20 +85,14 @@ DROP FUNCTION accounts_in_use();
 DROP TRIGGER journal_legs_checked ON journal_legs;
 DROP FUNCTION journal_legs_checked();
 CREATE FUNCTION journal_legs_open_entry() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE posted bigint;
+DECLARE found_id bigint;
 BEGIN
-  SELECT x.id INTO posted FROM (SELECT DISTINCT entry_id FROM new_legs) n
-    CROSS JOIN LATERAL (SELECT e.id FROM journal_entries e
-                         WHERE e.id = n.entry_id LIMIT 1) x LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION 'journal entry % is posted: its legs cannot change', posted;
-  END IF;
-  RETURN NULL;
+{posted_entry}  RETURN NULL;
 END $$;
 CREATE TRIGGER journal_legs_open_entry AFTER INSERT ON journal_legs
   REFERENCING NEW TABLE AS new_legs
   FOR EACH STATEMENT EXECUTE FUNCTION journal_legs_open_entry();
-"""
+""".replace("{posted_entry}", _POSTED_ENTRY)
 
 _APPEND_ONLY = [
     f"""CREATE TRIGGER journal_legs_no_{op_name.lower()} BEFORE {op_name} ON journal_legs
