@@ -30,8 +30,10 @@ def plan(session: Session, day: dt.date) -> list[tuple[int, int]]:
 
 
 def run(session: Session, day: dt.date, lo: int, hi: int) -> ChunkResult:
-    apply_pending(session, lo=lo, hi=hi, through=day, recorded_by=f"job:{NAME}")
-    result = service_range(session, lo=lo, hi=hi, through=day, posted_by=f"job:{NAME}")
+    applied = apply_pending(session, lo=lo, hi=hi, through=day, recorded_by=f"job:{NAME}",
+                            mark_dirty=False)
+    result = service_range(session, lo=lo, hi=hi, through=day, posted_by=f"job:{NAME}",
+                           dirty=applied)
     return ChunkResult(items=result.loans, entries=result.entries)
 
 

@@ -5,11 +5,13 @@ receipt, matched to its loan (``app.bankfiles.processing``); the line is
 *pending* until the loan is serviced.  The nightly job's chunk first calls
 ``apply_pending`` for its loans: each pending line becomes the loan event it
 stands for (a payment, or the reversal of the payment it names), in line
-order, keeps the event's id, and the loan is marked dirty from the earliest
-value date; servicing then runs as for any new event (the engine allocates
-the payment, the ledger books its application from the clearing account,
-a backdated one replays the loan).  Writes are bulk: ``COPY`` of the events,
-one update of the lines and of the loans.
+order, keeps the event's id, and the loan is dirty from the earliest value
+date (handed to the chunk's servicing, or marked on the loan's row for a
+caller that does not service it at once); servicing then runs as for any
+new event (the engine allocates the payment, the ledger books its
+application from the clearing account, a backdated one replays the loan).
+Writes are bulk: ``COPY`` of the events, one update of the lines (and of
+the loans when marked).
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ def pending_loans(through: dt.date) -> sa.Select:
 
 
 def apply_pending(session: Session, *, lo: int, hi: int, through: dt.date,
-                  recorded_by: str) -> int:
+                  recorded_by: str, mark_dirty: bool = True) -> dict[int, dt.date]:
     """Record the loan events of the pending lines of loans ``lo``..``hi`` valued by
-    ``through`` (a later one waits for its date's run) and mark those loans
-    dirty; returns how many lines were applied.  The lines are locked, so two
-    callers never apply one twice."""
+    ``through`` (a later one waits for its date's run); returns the loans they
+    were applied to, each with its earliest new value date.  The loans are
+    marked dirty from it, unless the caller services them in the same
+    transaction (``service_range(dirty=…)``) and says ``mark_dirty=False``.
+    The lines are locked, so two callers never apply one twice."""
     rows = session.execute(
         sa.select(BankLine.id, BankLine.upload_id, BankLine.bank_id, BankLine.loan_id,
                   BankLine.type, BankLine.amount, BankLine.value_date, BankLine.txn_key,
@@ -68,7 +72,7 @@ def apply_pending(session: Session, *, lo: int, hi: int, through: dt.date,
             applied.append((r, event_id, None))
         # else: its payment's value date has not come yet; it waits
     if not applied:
-        return 0
+        return {}
     ids = allocate_ids(session, LoanEvent.__table__, len(applied))
     now = clock.now_utc()
     events = []
@@ -82,8 +86,15 @@ def apply_pending(session: Session, *, lo: int, hi: int, through: dt.date,
     update_rows(session, BankLine.__table__, "id",
                 [{"id": r.id, "loan_event_id": event_id}
                  for (r, _, _), event_id in zip(applied, ids, strict=True)])
-    _mark_dirty(session, [r for r, _, _ in applied])
-    return len(applied)
+    earliest: dict[int, dt.date] = {}
+    for r, _, _ in applied:
+        earliest[r.loan_id] = min(r.value_date, earliest.get(r.loan_id, r.value_date))
+    if mark_dirty:
+        update_rows(session, Loan.__table__, "id",
+                    [{"id": loan_id, "dirty_from": day} for loan_id, day in earliest.items()],
+                    earlier=frozenset({"dirty_from"}))
+        session.expire_all()  # the loans' rows were written in bulk
+    return earliest
 
 
 def _recorded_payments(session: Session, reversals: list) -> dict[tuple[int, str], int]:
@@ -104,18 +115,6 @@ def _recorded_payments(session: Session, reversals: list) -> dict[tuple[int, str
                 .order_by(LoanEvent.id)):
             found.setdefault((bank_id, txn), event_id)
     return found
-
-
-def _mark_dirty(session: Session, rows: list) -> None:
-    """Each loan dirty from its earliest new value date (or earlier, as it was)."""
-    earliest: dict[int, dt.date] = {}
-    for r in rows:
-        if r.loan_id not in earliest or r.value_date < earliest[r.loan_id]:
-            earliest[r.loan_id] = r.value_date
-    update_rows(session, Loan.__table__, "id",
-                [{"id": loan_id, "dirty_from": day} for loan_id, day in earliest.items()],
-                earlier=frozenset({"dirty_from"}))
-    session.expire_all()  # the loans' rows were written in bulk
 
 
 def receipts_difference(session: Session) -> tuple[Decimal, Decimal]:

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.db import copy_rows, update_rows
+from app.db import copy_rows, one_of, update_rows
 from app.engine import snapshot
 from app.engine.events import EventError
 from app.engine.machine import LoanMachine, Terms
@@ -87,14 +88,19 @@ class _Terms:
 
 
 def service_range(
-    session: Session, *, lo: int, hi: int, through: dt.date, posted_by: str
+    session: Session, *, lo: int, hi: int, through: dt.date, posted_by: str,
+    dirty: Mapping[int, dt.date] | None = None,
 ) -> BatchResult:
     """Service every loan with id in ``[lo, hi]`` that needs it on ``through``.
 
-    The loans' rows are locked (PostgreSQL) until the caller's transaction
-    ends, so a concurrent event on one of them waits for the chunk.
+    ``dirty``: loans of the range with events recorded by the caller's
+    transaction, each with its earliest event date, serviced as if their rows
+    were marked dirty from it (``apply_pending``'s, without writing each row
+    twice).  The loans' rows are locked (PostgreSQL) until the caller's
+    transaction ends, so a concurrent event on one of them waits for the chunk.
     """
-    return _service(session, Loan.id.between(lo, hi), through=through, posted_by=posted_by)
+    return _service(session, Loan.id.between(lo, hi), through=through, posted_by=posted_by,
+                    dirty=dirty or {})
 
 
 def service_loans(
@@ -108,19 +114,25 @@ def service_loans(
 
 
 def _service(session: Session, which: sa.ColumnElement[bool], *, through: dt.date,
-             posted_by: str) -> BatchResult:
+             posted_by: str, dirty: Mapping[int, dt.date] | None = None) -> BatchResult:
+    dirty = dirty or {}
+    selected = needs_servicing(through)
+    if dirty:
+        selected = sa.or_(selected, one_of(session, Loan.id, list(dirty)))
     rows = session.execute(
         sa.select(Loan.id, Loan.policy_code, Loan.annual_rate, Loan.penalty_markup,
                   Loan.subsidy_settlement, Loan.serviced_through, Loan.dirty_from,
                   LoanEngineState.through, LoanEngineState.machine)
         .outerjoin(LoanEngineState, LoanEngineState.loan_id == Loan.id)
-        .where(which, needs_servicing(through))
+        .where(which, selected)
         .order_by(Loan.id)
         .with_for_update(of=Loan)
     ).all()
     if not rows:
         return BatchResult()
-    events = _new_events(session, [r for r in rows if r.dirty_from is not None])
+    dirty_from = {r.id: min(d for d in (r.dirty_from, dirty.get(r.id)) if d is not None)
+                  for r in rows if r.dirty_from is not None or r.id in dirty}
+    events = _new_events(session, {r.id: r.through for r in rows if r.id in dirty_from})
     terms_of = _Terms()
     entries: list[NewEntry] = []
     loan_updates: list[dict] = []
@@ -130,8 +142,9 @@ def _service(session: Session, which: sa.ColumnElement[bool], *, through: dt.dat
     for r in rows:
         new_events = events.get(r.id, [])
         fresh = r.serviced_through is None  # never serviced: nothing booked, no machine
+        since = dirty_from.get(r.id)
         if (not fresh and r.machine is None) or (r.machine is not None and (
-                r.through >= through or (r.dirty_from is not None and r.dirty_from <= r.through)
+                r.through >= through or (since is not None and since <= r.through)
         )) or any(e.kind in REPLAY_KINDS for e in new_events):
             replay.append(r.id)
             continue
@@ -155,11 +168,13 @@ def _service(session: Session, which: sa.ColumnElement[bool], *, through: dt.dat
     return BatchResult(loans=len(rows), entries=len(entries), replayed=len(replay))
 
 
-def _new_events(session: Session, rows: list) -> dict[int, list[LoanEvent]]:
-    """Events after each dirty loan's saved machine (all of them if it has none), by loan."""
-    if not rows:
+def _new_events(session: Session, saved: dict[int, dt.date | None]
+                ) -> dict[int, list[LoanEvent]]:
+    """Events after each dirty loan's saved machine day (``saved``; all of them if it
+    has none), by loan."""
+    if not saved:
         return {}
-    since = {r.id: r.through or dt.date.min for r in rows}
+    since = {loan_id: day or dt.date.min for loan_id, day in saved.items()}
     found = session.execute(
         sa.select(LoanEvent).where(LoanEvent.loan_id.in_(since))
         .order_by(LoanEvent.loan_id, LoanEvent.event_date, LoanEvent.id)

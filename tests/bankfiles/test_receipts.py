@@ -126,11 +126,11 @@ def test_a_reversal_valued_before_its_payment_waits_for_it(db, world):
     loan_id = world.loans[A].id
 
     assert apply_pending(db, lo=loan_id, hi=loan_id, through=dt.date(2027, 1, 24),
-                         recorded_by="test") == 0
+                         recorded_by="test") == {}
     assert [x.loan_event_id for x in world.lines(done.id).values()] == [None, None]
 
     assert apply_pending(db, lo=loan_id, hi=loan_id, through=dt.date(2027, 1, 25),
-                         recorded_by="test") == 2
+                         recorded_by="test") == {loan_id: dt.date(2027, 1, 24)}
     db.expire_all()
     p5, x5 = (x.loan_event_id for x in world.lines(done.id).values())
     assert (p5, x5) == (last_event + 1, last_event + 2)
