@@ -56,7 +56,7 @@ def apply_pending(session: Session, *, lo: int, hi: int, through: dt.date,
                BankLine.value_date <= through)
         .order_by(BankLine.id).with_for_update()).all()
     if not rows:
-        return 0
+        return {}
     recorded = _recorded_payments(session, [r for r in rows if r.type == "REVERSAL"])
     # The lines applied now, each with what its event reverses: the id of a
     # payment recorded before, or the position of one applied now.

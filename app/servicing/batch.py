@@ -100,7 +100,7 @@ def service_range(
     transaction ends, so a concurrent event on one of them waits for the chunk.
     """
     return _service(session, Loan.id.between(lo, hi), through=through, posted_by=posted_by,
-                    dirty=dirty or {})
+                    dirty=dirty)
 
 
 def service_loans(

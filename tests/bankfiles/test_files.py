@@ -14,7 +14,7 @@ from app.bankfiles.application import dangling_line_references, receipts_differe
 from app.bankfiles.models import BankLine, BankUploadPart, FileFormat, Outcome, UploadStatus
 from app.bankfiles.processing import process_pending
 from app.bankfiles.service import upload_report
-from app.db import make_session_factory
+from app.db import make_session_factory, money_total
 from app.engine.machine import LoanMachine
 from app.engine.scenario import state_to_json
 from app.engine.state import read_state
@@ -39,12 +39,16 @@ def assert_ledger_sound(db) -> None:
     assert dangling_line_references(db) == {}
 
 
+def account_total(db, code: str) -> Decimal:
+    """The sum of an account's legs (debit positive)."""
+    return db.scalar(sa.select(money_total(JournalLeg.amount))
+                     .join(Account, Account.id == JournalLeg.account_id)
+                     .where(Account.code == code))
+
+
 def clearing_balance(db) -> Decimal:
     """What ``repayments_clearing`` holds: receipts not yet applied."""
-    total = db.scalar(sa.select(sa.func.coalesce(sa.func.sum(JournalLeg.amount), 0))
-                      .join(Account, Account.id == JournalLeg.account_id)
-                      .where(Account.code == CLEARING))
-    return Decimal(str(total)).quantize(Decimal("0.01"))
+    return account_total(db, CLEARING)
 
 
 def by_ref(db, loan) -> dict[str, LoanEvent]:

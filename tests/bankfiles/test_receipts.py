@@ -25,7 +25,7 @@ from app.servicing.reconcile import engine_balances, loan_differences
 from app.servicing.service import record_event, run_loan
 from tests import factories
 from tests.bankfiles.conftest import BUSINESS_DATE, A, B, payments
-from tests.bankfiles.test_files import assert_ledger_sound, clearing_balance
+from tests.bankfiles.test_files import account_total, assert_ledger_sound, clearing_balance
 from tests.conftest import ON_PG, pg_schema
 from tests.jobs.portfolio import assert_matches_simulation
 
@@ -39,10 +39,7 @@ def line(txn: str, contract: str, amount: str, day: str = "2027-01-20", type_: s
 
 
 def cash(db) -> Decimal:
-    total = db.scalar(sa.select(sa.func.coalesce(sa.func.sum(JournalLeg.amount), 0))
-                      .join(Account, Account.id == JournalLeg.account_id)
-                      .where(Account.code == CASH))
-    return Decimal(str(total)).quantize(Decimal("0.01"))
+    return account_total(db, CASH)
 
 
 def test_a_file_is_receipted_now_and_applied_by_the_next_nightly_run(db, world):
