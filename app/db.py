@@ -286,7 +286,7 @@ def _json_values(values: list[Any]) -> sa.TableValuedAlias:
                              ).table_valued("value")
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NEEDS_ESCAPE = re.compile(r'[\x00-\x1f\x7f"\\]')
 
 
 def _pg_array(values: list[Any], type_: sa.types.TypeEngine[Any]) -> sa.ColumnElement[Any]:
@@ -296,10 +296,8 @@ def _pg_array(values: list[Any], type_: sa.types.TypeEngine[Any]) -> sa.ColumnEl
     evaluated only at run time: no hashed ``= ANY`` in a filter then)."""
     from sqlalchemy.dialects.postgresql import ARRAY
 
-    if values and isinstance(values[0], str) and not _CONTROL.search("".join(values)):
-        # A JSON list of strings is the array literal but for its brackets (JSON
-        # escapes only quotes and backslashes when no control character is there).
-        literal = "{" + json.dumps(values, ensure_ascii=False)[1:-1] + "}"
+    if values and isinstance(values[0], str) and not _NEEDS_ESCAPE.search("".join(values)):
+        literal = '{"' + '","'.join(values) + '"}'  # nothing to escape: each quoted as it is
     else:
         literal = "{" + ",".join(
             str(v) if isinstance(v, int) else

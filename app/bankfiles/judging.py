@@ -7,8 +7,8 @@ already reversed), so judging a line is dictionary lookups and string
 checks: no ORM object, no query, no decryption (a line's ID number is
 compared through its keyed hash, ``app.privacy``).  Lines judged earlier in
 the chunk count as claims for later ones, so a file repeating a transaction
-id takes it once.  ``accept`` takes the common line, a repayment that posts,
-without building its ``Line``; ``judge`` decides every other.
+id takes it once.  ``acceptor`` takes the common line, a repayment that
+posts, without building its ``Line``; ``judge`` decides every other.
 
 The checks and their order (the first failing one decides): not a
 transaction for us (ignored) → no usable transaction id (malformed) → the
@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from decimal import Decimal
+from itertools import repeat
 from typing import NamedTuple
 
 import sqlalchemy as sa
@@ -111,6 +113,25 @@ class Line:
         return None if self.reason is None else ExceptionStatus.open
 
 
+def find_loans(session: Session, records: list[Record]) -> dict[str, LoanRef]:
+    """The loans the records' contract numbers name, by contract number.
+
+    The borrower's hash is probed by key for each loan found: a join lets
+    PostgreSQL hash the loans and scan every borrower (five times the CPU at a
+    million loans).  Fetched all at once: iterating the result fetches row by
+    row, which costs the driver several microseconds a row.  The rows are
+    LoanRef's fields in order, so each becomes one as it is."""
+    contracts = list({c for r in records for c in r.contract_nos})
+    if not contracts:
+        return {}
+    id_hash = (sa.select(Borrower.id_number_hash).where(Borrower.id == Loan.borrower_id)
+               .scalar_subquery())
+    found = session.connection().execute(
+        sa.select(Loan.id, Loan.contract_no, Loan.bank_id, Loan.status == "closed", id_hash)
+        .where(one_of(session, Loan.contract_no, contracts))).all()
+    return {loan.contract_no: loan for loan in map(tuple.__new__, repeat(LoanRef), found)}
+
+
 class Judge:
     """Judges the lines of one chunk of an upload (see the module docstring)."""
 
@@ -128,22 +149,14 @@ class Judge:
 
     # -- the chunk's lookups ------------------------------------------------------
 
-    def look_up(self, records: list[Record]) -> None:
-        """Read what the chunk's lines are judged against (before judging them)."""
+    def look_up(self, records: list[Record], loans: dict[str, LoanRef]) -> None:
+        """Read what the chunk's lines are judged against (before judging them),
+        given the loans their contract numbers name (``find_loans``)."""
         s = self.session
-        contracts = list({c for r in records for c in r.contract_nos})
         txns = {r.bank_txn_id for r in records}
         reversed_refs = list({r.reverses for r in records if r.type == "REVERSAL"} - {""})
         refs = list((txns | set(reversed_refs)) - {""})
-        # Fetched all at once: iterating the result fetches row by row, which
-        # costs the driver several microseconds a row.
-        self.loans = {contract: LoanRef(loan_id, contract, bank_id, closed, id_hash)
-                      for loan_id, contract, bank_id, closed, id_hash in s.connection().execute(
-                          sa.select(Loan.id, Loan.contract_no, Loan.bank_id,
-                                    Loan.status == "closed", Borrower.id_number_hash)
-                          .join(Borrower, Borrower.id == Loan.borrower_id)
-                          .where(one_of(s, Loan.contract_no, contracts))).all()
-                      } if contracts else {}
+        self.loans = loans
         self.claims: dict[str, Claim | Line] = {}
         self.api_payments: dict[str, Claim] = {}
         self.reversed: set[str] = set()
@@ -184,29 +197,42 @@ class Judge:
 
     # -- one line -----------------------------------------------------------------
 
-    def accept(self, r: Record) -> tuple[int, str, Decimal, dt.date] | None:
-        """The common line, cheaply: a repayment that every check lets through is
-        claimed and its (loan id, contract number, amount, value date) returned,
-        with no ``Line`` built; anything else (None) goes to ``judge``, which
-        decides every other outcome.  Its checks are ``judge``'s, all passing."""
-        if (r.type != "REPAY" or "REPAY" not in self.types or r.ignored or r.malformed
-                or len(r.contract_nos) != 1):
-            return None
-        txn = r.bank_txn_id
-        if not txn or len(txn) > 64 or txn in self.claims or txn in self.api_payments:
-            return None
-        amount, error = self._amount(r.amount)
-        day = self._date(r.value_date)
-        if error is not None or day is None or day > self.business_date:
-            return None
-        loan = self.loans.get(r.contract_nos[0])
-        if loan is None or loan.bank_id != self.bank_id or loan.closed or (
-                (r.id_number or self.fmt not in parsers.CAMT)
-                and lookup_hash_of(r.id_number) != loan.id_hash):
-            return None
-        self.claims[txn] = Claim(self.upload_id, r.line_no, "REPAY", Outcome.posted, loan.id,
-                                 loan.contract_no, amount)
-        return loan.id, loan.contract_no, amount, day
+    def acceptor(self) -> Callable[[Record], tuple[int, str, Decimal, dt.date] | None]:
+        """``accept(line)`` for this chunk (after ``look_up``), with what it reads
+        bound once: it runs for nearly every line of a file.
+
+        ``accept`` takes the common line cheaply: a repayment that every check
+        lets through is claimed and its (loan id, contract number, amount, value
+        date) returned, with no ``Line`` built; anything else (None) goes to
+        ``judge``, which decides every other outcome.  Its checks are
+        ``judge``'s, all passing."""
+        claims, api_payments, loans = self.claims, self.api_payments, self.loans
+        amounts, dates = self.amounts, self.dates
+        upload_id, bank_id, business_date = self.upload_id, self.bank_id, self.business_date
+        repayments = "REPAY" in self.types
+        id_always = self.fmt not in parsers.CAMT
+        new = tuple.__new__
+
+        def accept(r: Record) -> tuple[int, str, Decimal, dt.date] | None:
+            (line_no, type_, txn, contract_nos, id_number, amount_text, date_text, _, _,
+             malformed, ignored) = r
+            if (type_ != "REPAY" or not repayments or ignored or malformed
+                    or len(contract_nos) != 1 or not txn or len(txn) > 64
+                    or txn in claims or txn in api_payments):
+                return None
+            amount, error = amounts.get(amount_text) or self._amount(amount_text)
+            day = dates[date_text] if date_text in dates else self._date(date_text)
+            if error is not None or day is None or day > business_date:
+                return None
+            loan = loans.get(contract_nos[0])
+            if loan is None or loan.bank_id != bank_id or loan.closed or (
+                    (id_number or id_always) and lookup_hash_of(id_number) != loan.id_hash):
+                return None
+            claims[txn] = new(Claim, (upload_id, line_no, "REPAY", Outcome.posted, loan.id,
+                                      loan.contract_no, amount))
+            return loan.id, loan.contract_no, amount, day
+
+        return accept
 
     def judge(self, r: Record) -> Line:
         line = Line(r)

@@ -107,16 +107,20 @@ def check(opener: Opener, fmt: FileFormat, declared_encoding: str | None) -> tup
 def records(opener: Opener, fmt: FileFormat, encoding: str | None,
             batch: int) -> Iterator[list[Record]]:
     """The file's records in batches of ``batch`` (after a successful ``check``)."""
-    source = (_camt_records(opener(), fmt) if fmt in CAMT
-              else _csv_records(opener, fmt, encoding or DETECT_ENCODINGS[0]))
+    runs = (map(_one, _camt_records(opener(), fmt)) if fmt in CAMT
+            else _csv_records(opener, fmt, encoding or DETECT_ENCODINGS[0]))
     chunk: list[Record] = []
-    for record in source:
-        chunk.append(record)
-        if len(chunk) >= batch:
-            yield chunk
-            chunk = []
+    for run in runs:
+        chunk.extend(run)
+        while len(chunk) >= batch:
+            yield chunk[:batch]
+            chunk = chunk[batch:]
     if chunk:
         yield chunk
+
+
+def _one(record: Record) -> list[Record]:
+    return [record]
 
 
 # -- CSV ----------------------------------------------------------------------
@@ -195,6 +199,25 @@ class _Csv:
             return block
         return list(map(str.split, block.split("\n")[:-1], repeat(",")))
 
+    def uniform(self, block: str | list[list[str]]) -> list[str] | None:
+        """The block's lines when it is text of data lines only, each with the
+        header's number of fields (no blank line, no TRAILER); else None.  Such
+        a block is read a column at a time, without a Python loop over its lines."""
+        if not isinstance(block, str) or self.trailer_seen:
+            return None
+        lines = block.split("\n")[:-1]
+        if (set(map(str.count, lines, repeat(","))) == {self.width - 1}
+                and "trailer" not in block.lower()):
+            return lines
+        return None
+
+    def columns_of(self, lines: list[str]) -> list[list[str]]:
+        """The format's columns of uniform lines, each field stripped; the lines
+        are numbered on."""
+        table = list(zip(*map(str.split, lines, repeat(",")), strict=True))
+        self.line_no += len(lines)
+        return [list(map(str.strip, table[p])) for p in self.positions]
+
     def rows_of(self, rows: list[list[str]]) -> Iterator[tuple[int, tuple[str, ...]]]:
         """(line number, fields) of each data row.  A row with more fields than the
         header comes as (txn id, "\x00<count>"), a row with fewer has its missing
@@ -222,14 +245,6 @@ class _Csv:
             yield self.line_no, fields
 
 
-def _csv_rows(opener: Opener, fmt: FileFormat,
-              encoding: str) -> Iterator[tuple[int, tuple[str, ...]]]:
-    """(line number, fields) of each data row; the trailer comes as line number 0."""
-    csv_file = _Csv(opener, fmt, encoding)
-    for block in csv_file.blocks():
-        yield from csv_file.rows_of(csv_file.split(block))
-
-
 def _check_csv(opener: Opener, fmt: FileFormat, encoding: str) -> int:
     """The number of lines; the trailer, when there is one, must match them.
 
@@ -238,18 +253,16 @@ def _check_csv(opener: Opener, fmt: FileFormat, encoding: str) -> int:
     string methods); amounts are tallied by text, each distinct one parsed
     once."""
     csv_file = _Csv(opener, fmt, encoding)
-    width, amount_at = csv_file.width, csv_file.positions[csv_file.columns.index("amount")]
+    amount_at = csv_file.positions[csv_file.columns.index("amount")]
     amounts: Counter[str] = Counter()
     trailer = None
     for block in csv_file.blocks():
-        if isinstance(block, str) and not csv_file.trailer_seen:
-            lines = block.split("\n")[:-1]
-            if (set(map(str.count, lines, repeat(","))) == {width - 1}
-                    and "trailer" not in block.lower()):
-                amounts.update(map(itemgetter(amount_at),
-                                   map(str.split, lines, repeat(","), repeat(amount_at + 1))))
-                csv_file.line_no += len(lines)
-                continue
+        lines = csv_file.uniform(block)
+        if lines is not None:
+            amounts.update(map(itemgetter(amount_at),
+                               map(str.split, lines, repeat(","), repeat(amount_at + 1))))
+            csv_file.line_no += len(lines)
+            continue
         for line_no, fields in csv_file.rows_of(csv_file.split(block)):
             if line_no == 0:
                 trailer = fields
@@ -277,22 +290,40 @@ def _check_trailer(trailer: tuple[str, ...], count: int, total: Decimal) -> None
                         f"the file has {count} lines totalling {total}")
 
 
-def _csv_records(opener: Opener, fmt: FileFormat, encoding: str) -> Iterator[Record]:
-    for line_no, fields in _csv_rows(opener, fmt, encoding):
-        if line_no == 0:
+def _csv_records(opener: Opener, fmt: FileFormat, encoding: str) -> Iterator[list[Record]]:
+    """The records of each block: a uniform block's made column by column."""
+    csv_file = _Csv(opener, fmt, encoding)
+    for block in csv_file.blocks():
+        lines = csv_file.uniform(block)
+        if lines is None:
+            yield [_record(fmt, line_no, fields) for line_no, fields
+                   in csv_file.rows_of(csv_file.split(block)) if line_no]
             continue
-        if fields[-1].startswith(_TOO_MANY):
-            yield Record(line_no, bank_txn_id=fields[0],
-                         malformed=f"{fields[-1][1:]} fields, expected {len(CSV_COLUMNS[fmt])}")
-            continue
+        first = csv_file.line_no + 1
+        numbers = range(first, first + len(lines))
         if fmt == FileFormat.repayment_csv:
-            txn, contract, id_number, amount, value_date, type_, reverses = fields
-            yield Record(line_no, type_.upper(), txn, (contract,), id_number, amount,
-                         value_date, reverses)
+            txn, contract, id_number, amount, value_date, type_, reverses = (
+                csv_file.columns_of(lines))
+            rows = zip(numbers, map(str.upper, type_), txn, zip(contract), id_number, amount,
+                       value_date, reverses, repeat(""), repeat(None), repeat(None))
         else:
-            txn, contract, id_number, year, amount, value_date = fields
-            yield Record(line_no, "DISBURSEMENT", txn, (contract,), id_number, amount,
-                         value_date, academic_year=year)
+            txn, contract, id_number, year, amount, value_date = csv_file.columns_of(lines)
+            rows = zip(numbers, repeat("DISBURSEMENT"), txn, zip(contract), id_number, amount,
+                       value_date, repeat(""), year, repeat(None), repeat(None))
+        yield list(map(tuple.__new__, repeat(Record), rows))
+
+
+def _record(fmt: FileFormat, line_no: int, fields: tuple[str, ...]) -> Record:
+    if fields[-1].startswith(_TOO_MANY):
+        return Record(line_no, bank_txn_id=fields[0],
+                      malformed=f"{fields[-1][1:]} fields, expected {len(CSV_COLUMNS[fmt])}")
+    if fmt == FileFormat.repayment_csv:
+        txn, contract, id_number, amount, value_date, type_, reverses = fields
+        return Record(line_no, type_.upper(), txn, (contract,), id_number, amount, value_date,
+                      reverses)
+    txn, contract, id_number, year, amount, value_date = fields
+    return Record(line_no, "DISBURSEMENT", txn, (contract,), id_number, amount, value_date,
+                  academic_year=year)
 
 
 # -- camt.053 / camt.054 --------------------------------------------------------

@@ -79,3 +79,20 @@ def test_the_trailer_counts_lines_and_sums_amounts(extra):
 def test_a_last_line_without_a_line_break():
     count, records = read(HEAD + "".join(PLAIN) + "Z9,C9,ID9,9.00,2027-01-20,REPAY,")
     assert count == 41 and records[-1].bank_txn_id == "Z9"
+
+
+def test_columns_in_another_order_with_one_more():
+    """A header may order the columns as it likes and carry more: plain blocks
+    are read column by column, picking the format's columns by name."""
+    order = ["note", "type", "value_date", "amount", "reverses", "id_number", "contract_no",
+             "bank_txn_id"]
+
+    def reordered(line: str) -> str:
+        fields = dict(zip(HEAD.strip().split(","), line.rstrip("\r\n").split(","), strict=True))
+        return ",".join(fields.get(c, "x") for c in order) + "\r\n"
+
+    count, records = read(",".join(order) + "\r\n" + "".join(map(reordered, PLAIN)))
+    assert count == 40
+    assert records == read(HEAD + "".join(PLAIN))[1]
+    assert records[7] == parsers.Record(8, "REPAY", "T0007", ("C7",), "ID7", "7.50",
+                                        "2027-01-20", "")
