@@ -279,6 +279,20 @@ def sparse_rows(session: Session, query: sa.Select, column: sa.ColumnElement[Any
     return list(session.execute(query.where(one_of(session, column, values))).all())
 
 
+def plain_rows(session: Session, query: sa.Select) -> list[tuple[Any, ...]]:
+    """The rows of ``query`` as the driver gives them (tuples), fetched at once:
+    on PostgreSQL through the driver's own cursor, since a SQLAlchemy row costs
+    several times the driver's fetch.  For queries whose parameters and results
+    need nothing of their column types (ints, text, booleans, array literals)."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return [tuple(row) for row in connection.execute(query)]
+    compiled = query.compile(dialect=connection.dialect)
+    cursor = connection.connection.cursor()
+    cursor.execute(str(compiled), compiled.params)
+    return cursor.fetchall()
+
+
 def _json_values(values: list[Any]) -> sa.TableValuedAlias:
     """``values`` as a one-column table (``value``) on SQLite: ``json_each`` of
     one JSON parameter (an IN list has at most 32,766 parameters)."""
@@ -334,13 +348,17 @@ def copy_rows(session: Session, table: sa.Table, columns: tuple[str, ...],
 
 @contextmanager
 def row_writer(session: Session, table: sa.Table, columns: tuple[str, ...], *,
-               plain: frozenset[str] = frozenset()) -> Iterator[Callable[[tuple], None]]:
+               plain: frozenset[str] = frozenset(), binary: bool = False
+               ) -> Iterator[Callable[[tuple], None]]:
     """``write(row)`` for rows of ``table`` as they are produced: on PostgreSQL
     each goes into an open ``COPY``, so the database inserts while the caller
     is still producing (the session may not run other statements meanwhile);
     elsewhere they are inserted together at the end.  Values in the ``plain``
     columns are already what the driver takes (a quantized Decimal, a plain
-    str), so they skip their column type's processing."""
+    str), so they skip their column type's processing.  ``binary`` (every
+    column plain): the ``COPY`` is in binary format, each value sent in its
+    column's type, so nothing is formatted as text, escaped and parsed back
+    (a fifth less work for a wide row)."""
     session.flush()
     dialect = session.get_bind().dialect
     if dialect.name != "postgresql":
@@ -353,7 +371,12 @@ def row_writer(session: Session, table: sa.Table, columns: tuple[str, ...], *,
     processors = [None if c in plain else _copy_processor(table.c[c].type, dialect)
                   for c in columns]
     cursor = session.connection().connection.cursor()
-    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    with cursor.copy(statement + (" (FORMAT BINARY)" if binary else "")) as copy:
+        if binary:
+            if any(processors):
+                raise ValueError("a binary COPY takes plain values only")
+            copy.set_types([_pg_type_name(table.c[c].type, dialect) for c in columns])
         if not any(processors):
             yield copy.write_row
             return
@@ -363,6 +386,11 @@ def row_writer(session: Session, table: sa.Table, columns: tuple[str, ...], *,
                             for p, v in zip(processors, row, strict=True)])
 
         yield write
+
+
+def _pg_type_name(type_: sa.types.TypeEngine[Any], dialect: Any) -> str:
+    """The type's name as the driver knows it ("VARCHAR(64) COLLATE "C"" -> "varchar")."""
+    return type_.compile(dialect=dialect).split("(")[0].split(" COLLATE")[0].strip().lower()
 
 
 def _copy_processor(type_: sa.types.TypeEngine[Any], dialect: Any) -> Any:

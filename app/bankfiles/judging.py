@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
 from itertools import repeat
@@ -40,7 +41,7 @@ from app.bankfiles.models import (
     Reason,
 )
 from app.bankfiles.parsers import Record
-from app.db import one_of, sparse_rows
+from app.db import one_of, plain_rows, sparse_rows
 from app.money import parse_amount
 from app.privacy.types import lookup_hash_of
 from app.servicing.models import Borrower, EventKind, Loan, LoanEvent
@@ -119,17 +120,25 @@ def find_loans(session: Session, records: list[Record]) -> dict[str, LoanRef]:
     The borrower's hash is probed by key for each loan found: a join lets
     PostgreSQL hash the loans and scan every borrower (five times the CPU at a
     million loans).  Fetched all at once: iterating the result fetches row by
-    row, which costs the driver several microseconds a row.  The rows are
-    LoanRef's fields in order, so each becomes one as it is."""
+    row, which costs the driver several microseconds a row; and as the driver
+    gives them (``plain_rows``).  The rows are LoanRef's fields in order, so
+    each becomes one as it is."""
     contracts = list({c for r in records for c in r.contract_nos})
     if not contracts:
         return {}
     id_hash = (sa.select(Borrower.id_number_hash).where(Borrower.id == Loan.borrower_id)
                .scalar_subquery())
-    found = session.connection().execute(
-        sa.select(Loan.id, Loan.contract_no, Loan.bank_id, Loan.status == "closed", id_hash)
-        .where(one_of(session, Loan.contract_no, contracts))).all()
+    found = plain_rows(session, sa.select(
+        Loan.id, Loan.contract_no, Loan.bank_id, Loan.status == "closed", id_hash)
+        .where(one_of(session, Loan.contract_no, contracts)))
     return {loan.contract_no: loan for loan in map(tuple.__new__, repeat(LoanRef), found)}
+
+
+# A posted line's row as ``accept`` gives it: what it leaves out has its
+# column's default (no ID number, no event yet, created now).
+POSTED_COLUMNS = ("upload_id", "bank_id", "line_no", "type", "bank_txn_id", "contract_no",
+                  "amount_text", "value_date_text", "reverses", "amount", "value_date",
+                  "txn_key", "outcome", "reason", "message", "exception_status", "loan_id")
 
 
 class Judge:
@@ -197,15 +206,16 @@ class Judge:
 
     # -- one line -----------------------------------------------------------------
 
-    def acceptor(self) -> Callable[[Record], tuple[int, str, Decimal, dt.date] | None]:
+    def acceptor(self, repaid: defaultdict[dt.date, list[Decimal]]
+                 ) -> Callable[[Record], tuple | None]:
         """``accept(line)`` for this chunk (after ``look_up``), with what it reads
         bound once: it runs for nearly every line of a file.
 
         ``accept`` takes the common line cheaply: a repayment that every check
-        lets through is claimed and its (loan id, contract number, amount, value
-        date) returned, with no ``Line`` built; anything else (None) goes to
-        ``judge``, which decides every other outcome.  Its checks are
-        ``judge``'s, all passing."""
+        lets through is claimed, its amount added to ``repaid`` under its value
+        date, and its row of ``bank_lines`` returned (``POSTED_COLUMNS``), with
+        no ``Line`` built; anything else (None) goes to ``judge``, which decides
+        every other outcome.  Its checks are ``judge``'s, all passing."""
         claims, api_payments, loans = self.claims, self.api_payments, self.loans
         amounts, dates = self.amounts, self.dates
         upload_id, bank_id, business_date = self.upload_id, self.bank_id, self.business_date
@@ -213,8 +223,8 @@ class Judge:
         id_always = self.fmt not in parsers.CAMT
         new = tuple.__new__
 
-        def accept(r: Record) -> tuple[int, str, Decimal, dt.date] | None:
-            (line_no, type_, txn, contract_nos, id_number, amount_text, date_text, _, _,
+        def accept(r: Record) -> tuple | None:
+            (line_no, type_, txn, contract_nos, id_number, amount_text, date_text, reverses, _,
              malformed, ignored) = r
             if (type_ != "REPAY" or not repayments or ignored or malformed
                     or len(contract_nos) != 1 or not txn or len(txn) > 64
@@ -228,9 +238,13 @@ class Judge:
             if loan is None or loan.bank_id != bank_id or loan.closed or (
                     (id_number or id_always) and lookup_hash_of(id_number) != loan.id_hash):
                 return None
-            claims[txn] = new(Claim, (upload_id, line_no, "REPAY", Outcome.posted, loan.id,
-                                      loan.contract_no, amount))
-            return loan.id, loan.contract_no, amount, day
+            loan_id, contract_no, _, _, _ = loan
+            claims[txn] = new(Claim, (upload_id, line_no, "REPAY", Outcome.posted, loan_id,
+                                      contract_no, amount))
+            repaid[day].append(amount)
+            return (upload_id, bank_id, line_no, "REPAY", txn, contract_no, amount_text[:64],
+                    date_text, reverses[:64], amount, day, txn, "posted", None, "", None,
+                    loan_id)
 
         return accept
 

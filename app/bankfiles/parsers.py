@@ -251,7 +251,28 @@ def _check_csv(opener: Opener, fmt: FileFormat, encoding: str) -> int:
     A uniform block of text (every line with the header's number of fields, no
     TRAILER) is counted without a Python loop over its lines (``map`` over
     string methods); amounts are tallied by text, each distinct one parsed
-    once."""
+    once, and only for a file whose end mentions a trailer (else a file that
+    has one after all is read again, tallying)."""
+    count, trailer, total = _scan_csv(opener, fmt, encoding, tally=_ends_in_trailer(opener))
+    if trailer is not None and total is None:
+        count, trailer, total = _scan_csv(opener, fmt, encoding, tally=True)
+    if trailer is not None:
+        _check_trailer(trailer, count, total or ZERO)
+    return count
+
+
+def _ends_in_trailer(opener: Opener) -> bool:
+    """Whether the file's last 64 KiB mention a trailer (any case, any encoding:
+    the word is ASCII; a byte pattern that only looks like it costs a tally)."""
+    with opener() as stream:
+        stream.seek(0, io.SEEK_END)
+        stream.seek(max(0, stream.tell() - 65536))
+        return b"trailer" in stream.read().lower()
+
+
+def _scan_csv(opener: Opener, fmt: FileFormat, encoding: str, *, tally: bool
+              ) -> tuple[int, tuple[str, ...] | None, Decimal | None]:
+    """(lines, the trailer's fields or None, the amounts' total or None if not tallied)."""
     csv_file = _Csv(opener, fmt, encoding)
     amount_at = csv_file.positions[csv_file.columns.index("amount")]
     amounts: Counter[str] = Counter()
@@ -259,22 +280,23 @@ def _check_csv(opener: Opener, fmt: FileFormat, encoding: str) -> int:
     for block in csv_file.blocks():
         lines = csv_file.uniform(block)
         if lines is not None:
-            amounts.update(map(itemgetter(amount_at),
-                               map(str.split, lines, repeat(","), repeat(amount_at + 1))))
+            if tally:
+                amounts.update(map(itemgetter(amount_at),
+                                   map(str.split, lines, repeat(","), repeat(amount_at + 1))))
             csv_file.line_no += len(lines)
             continue
         for line_no, fields in csv_file.rows_of(csv_file.split(block)):
             if line_no == 0:
                 trailer = fields
-            elif not fields[-1].startswith(_TOO_MANY):
+            elif tally and not fields[-1].startswith(_TOO_MANY):
                 amounts[fields[CSV_COLUMNS[fmt].index("amount")]] += 1
+    if not tally:
+        return csv_file.line_no, trailer, None
     total = ZERO
     for text, times in amounts.items():
         with contextlib.suppress(ValueError):
             total += parse_amount(text) * times
-    if trailer is not None:
-        _check_trailer(trailer, csv_file.line_no, total)
-    return csv_file.line_no
+    return csv_file.line_no, trailer, total
 
 
 def _check_trailer(trailer: tuple[str, ...], count: int, total: Decimal) -> None:

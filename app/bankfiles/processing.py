@@ -38,7 +38,7 @@ from app import clock
 from app.audit.service import record, snapshot
 from app.auth.principal import Principal
 from app.bankfiles import parsers
-from app.bankfiles.judging import Judge, Line, LoanRef, find_loans
+from app.bankfiles.judging import POSTED_COLUMNS, Judge, Line, LoanRef, find_loans
 from app.bankfiles.models import (
     BankLine,
     BankUpload,
@@ -182,31 +182,32 @@ def _loans_ahead(session_factory: sessionmaker[Session], session: Session,
                  batches: Iterator[list[Record]]
                  ) -> Iterator[Iterator[tuple[list[Record], dict[str, LoanRef]]]]:
     """Each batch with the loans its contract numbers name.  On PostgreSQL the
-    next batch's loans are found on a connection of their own, in a thread,
-    while this batch is judged and written: the lookup (a third of the work of
-    a file) then costs the file no time of its own.  Reading them outside the
-    chunk's transaction changes nothing: a chunk records no loan event, and
-    whatever changes a loan may do so just after a lookup in the same
-    transaction too.  Elsewhere (SQLite) the batch's own session finds them."""
+    next batch is read and its loans found by a thread, on a connection of its
+    own, while this batch is judged and written: reading takes the moments the
+    writer waits for the database's ``COPY``, and the lookup (a third of the
+    work of a file) costs the file no time of its own.  Reading the loans
+    outside the chunk's transaction changes nothing: a chunk records no loan
+    event, and whatever changes a loan may do so just after a lookup in the
+    same transaction too.  Elsewhere (SQLite) all is done in turn, in the
+    batch's own session."""
     if session.get_bind().dialect.name != "postgresql":
         yield ((batch, find_loans(session, batch)) for batch in batches)
         return
 
-    def find(batch: list[Record]) -> dict[str, LoanRef]:
+    def step() -> tuple[list[Record], dict[str, LoanRef]] | None:
+        batch = next(batches, None)
+        if batch is None:
+            return None
         with session_factory() as own:
-            return find_loans(own, batch)
+            return batch, find_loans(own, batch)
 
     def ahead(pool: ThreadPoolExecutor) -> Iterator[tuple[list[Record], dict[str, LoanRef]]]:
-        current = None
-        for batch in batches:
-            following = (batch, pool.submit(find, batch))
-            if current is not None:
-                yield current[0], current[1].result()
-            current = following
-        if current is not None:
-            yield current[0], current[1].result()
+        following = pool.submit(step)
+        while (current := following.result()) is not None:
+            following = pool.submit(step)  # one worker: the steps run in turn
+            yield current
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bankfile-loans") as pool:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bankfile-ahead") as pool:
         try:
             yield ahead(pool)
         finally:
@@ -236,13 +237,6 @@ def _post_chunk(session: Session, upload: BankUpload, records: list[Record],
            {"lines": f"{first}-{last}", **tally.summary()})
 
 
-# A posted line's row: what it leaves out has its column's default (no ID
-# number, no event yet, created now).
-POSTED_COLUMNS = ("upload_id", "bank_id", "line_no", "type", "bank_txn_id", "contract_no",
-                  "amount_text", "value_date_text", "reverses", "amount", "value_date",
-                  "txn_key", "outcome", "reason", "message", "exception_status", "loan_id")
-
-
 def _stream_lines(session: Session, upload: BankUpload, judge: Judge, records: list[Record],
                   tally: _Tally) -> None:
     """Judge the lines, each posted one going straight into the database (the
@@ -251,18 +245,14 @@ def _stream_lines(session: Session, upload: BankUpload, judge: Judge, records: l
     taken by the judge's ``acceptor`` without building its ``Line``."""
     others = []
     upload_id, bank_id = upload.id, upload.bank_id
-    accept = judge.acceptor()
     repaid: defaultdict[dt.date, list[Decimal]] = defaultdict(list)
+    accept = judge.acceptor(repaid)
     with row_writer(session, BankLine.__table__, POSTED_COLUMNS,
-                    plain=frozenset(POSTED_COLUMNS)) as write:
+                    plain=frozenset(POSTED_COLUMNS), binary=True) as write:
         for r in records:
-            accepted = accept(r)
-            if accepted is not None:
-                loan_id, contract_no, amount, day = accepted
-                write((upload_id, bank_id, r.line_no, "REPAY", r.bank_txn_id, contract_no,
-                       r.amount[:64], r.value_date, r.reverses[:64], amount, day,
-                       r.bank_txn_id, "posted", None, "", None, loan_id))
-                repaid[day].append(amount)
+            row = accept(r)
+            if row is not None:
+                write(row)
                 continue
             x = judge.judge(r)
             tally.add(x.outcome, x.type, x.value_date, x.amount)

@@ -96,3 +96,14 @@ def test_columns_in_another_order_with_one_more():
     assert records == read(HEAD + "".join(PLAIN))[1]
     assert records[7] == parsers.Record(8, "REPAY", "T0007", ("C7",), "ID7", "7.50",
                                         "2027-01-20", "")
+
+
+def test_a_trailer_the_end_of_the_file_hides_is_still_checked(monkeypatch):
+    """Amounts are tallied only when the file's end mentions a trailer; one found
+    anyway (after 64 KiB of blank lines, say) has the file read again, tallying."""
+    monkeypatch.setattr(parsers, "_ends_in_trailer", lambda opener: False)
+    total = sum((Decimal(f"{n}.50") for n in range(40)), Decimal("0"))
+    assert read(HEAD + "".join(PLAIN) + f"TRAILER,40,{total}\r\n")[0] == 40
+    with pytest.raises(FileFault) as fault:
+        read(HEAD + "".join(PLAIN) + f"TRAILER,40,{total - 1}\r\n")
+    assert fault.value.code == "trailer_mismatch"
