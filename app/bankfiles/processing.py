@@ -32,6 +32,7 @@ from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import clock
@@ -91,8 +92,7 @@ def _finish(session_factory: sessionmaker[Session], upload_id: int, opener: pars
     """Post the lines not yet done, then mark the upload done."""
     with session_factory() as session, _without_cycle_collection():
         try:
-            _process_lines(session_factory, session, upload_id, opener, business_date,
-                           chunk_lines)
+            _process_lines(session, upload_id, opener, business_date, chunk_lines)
             upload = session.get(BankUpload, upload_id, with_for_update=True,
                                  populate_existing=True)
             if upload.status == UploadStatus.processing:
@@ -153,8 +153,8 @@ def _check_file(session: Session, upload: BankUpload, opener: parsers.Opener) ->
     upload.status = UploadStatus.processing
 
 
-def _process_lines(session_factory: sessionmaker[Session], session: Session, upload_id: int,
-                   opener: parsers.Opener, business_date: dt.date, chunk_lines: int) -> None:
+def _process_lines(session: Session, upload_id: int, opener: parsers.Opener,
+                   business_date: dt.date, chunk_lines: int) -> None:
     upload = session.get(BankUpload, upload_id)
     assert upload is not None
     file_format, encoding, bank_id = upload.format, upload.encoding, upload.bank_id
@@ -162,7 +162,7 @@ def _process_lines(session_factory: sessionmaker[Session], session: Session, upl
     session.commit()
     batches = (batch for batch in parsers.records(opener, file_format, encoding, chunk_lines)
                if batch[-1].line_no > done_before)
-    with _loans_ahead(session_factory, session, batches) as chunks:
+    with _loans_ahead(session, batches) as chunks:
         for batch, loans in chunks:
             upload = session.get(BankUpload, upload_id, with_for_update=True,
                                  populate_existing=True)
@@ -178,19 +178,21 @@ def _process_lines(session_factory: sessionmaker[Session], session: Session, upl
 
 
 @contextmanager
-def _loans_ahead(session_factory: sessionmaker[Session], session: Session,
-                 batches: Iterator[list[Record]]
+def _loans_ahead(session: Session, batches: Iterator[list[Record]]
                  ) -> Iterator[Iterator[tuple[list[Record], dict[str, LoanRef]]]]:
-    """Each batch with the loans its contract numbers name.  On PostgreSQL the
-    next batch is read and its loans found by a thread, on a connection of its
-    own, while this batch is judged and written: reading takes the moments the
-    writer waits for the database's ``COPY``, and the lookup (a third of the
-    work of a file) costs the file no time of its own.  Reading the loans
-    outside the chunk's transaction changes nothing: a chunk records no loan
-    event, and whatever changes a loan may do so just after a lookup in the
-    same transaction too.  Elsewhere (SQLite) all is done in turn, in the
-    batch's own session."""
-    if session.get_bind().dialect.name != "postgresql":
+    """Each batch with the loans its contract numbers name.  On PostgreSQL, when
+    processing commits chunk by chunk (a session of the engine: the command,
+    the API), the next batch is read and its loans found by a thread, on a
+    connection of its own, while this batch is judged and written: reading
+    takes the moments the writer waits for the database's ``COPY``, and the
+    lookup (a third of the work of a file) costs the file no time of its own.
+    Reading the loans outside the chunk's transaction changes nothing: a chunk
+    records no loan event, and whatever changes a loan may do so just after a
+    lookup in the same transaction too.  A session joined to a connection (the
+    ``bank_files`` job's, whose upload commits with its chunk; a test's) and
+    SQLite do it all in turn, in the batch's own session."""
+    engine = session.get_bind()
+    if engine.dialect.name != "postgresql" or not isinstance(engine, Engine):
         yield ((batch, find_loans(session, batch)) for batch in batches)
         return
 
@@ -198,7 +200,7 @@ def _loans_ahead(session_factory: sessionmaker[Session], session: Session,
         batch = next(batches, None)
         if batch is None:
             return None
-        with session_factory() as own:
+        with Session(engine) as own:
             return batch, find_loans(own, batch)
 
     def ahead(pool: ThreadPoolExecutor) -> Iterator[tuple[list[Record], dict[str, LoanRef]]]:
