@@ -41,6 +41,11 @@ NAMING_CONVENTION = {
 }
 
 ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# An identifier from outside (a bank's transaction id), ordered byte by byte:
+# collation "C" on PostgreSQL, as SQLite's text.  Equality is the same as under
+# the database's locale; its index compares bytes instead of going through the
+# locale, and Python's order of the values is the index's (``sparse_rows``).
+BYTEWISE_TEXT = sa.String(64).with_variant(sa.String(64, collation="C"), "postgresql")
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -252,23 +257,28 @@ def one_of(session: Session, column: sa.ColumnElement[Any], values: list[Any]
 
 
 def sparse_rows(session: Session, query: sa.Select, column: sa.ColumnElement[Any],
-                values: list[Any], *, within: sa.ColumnElement[bool] | None = None
-                ) -> list[sa.Row]:
+                values: list[Any], *, within: sa.ColumnElement[bool] | None = None,
+                bytewise: bool = False) -> list[sa.Row]:
     """The rows of ``query`` whose ``column`` is one of ``values``, for values that
     mostly are not there and run in sequence (a bank's transaction ids in a new
     file).  First one scan of ``column``'s index (with ``within``, the equality
-    leading that index) between the smallest and the largest value, taken by
-    the database (its collation orders the index), of at most as many entries
-    as values: usually it finds none, and nothing else is read.  Only what it
-    finds is looked up, or, when the range holds more entries than there are
-    values, every value (``one_of``)."""
-    if session.get_bind().dialect.name == "postgresql":
-        listed = sa.func.unnest(_pg_array(values, column.type)).table_valued(
-            "value").render_derived()
+    leading that index) between the smallest and the largest value, of at most
+    as many entries as values: usually it finds none, and nothing else is read.
+    Only what it finds is looked up, or, when the range holds more entries than
+    there are values, every value (``one_of``).  The range's ends are taken by
+    the database (its collation orders the index), or, for a ``bytewise``
+    column (``BYTEWISE_TEXT``), here: Python orders text by code point, as
+    UTF-8's bytes order, and two values are sent instead of the array."""
+    if bytewise:
+        lowest, highest = min(values), max(values)
     else:
-        listed = _json_values(values)
-    lowest = sa.select(sa.func.min(listed.c.value)).scalar_subquery()
-    highest = sa.select(sa.func.max(listed.c.value)).scalar_subquery()
+        if session.get_bind().dialect.name == "postgresql":
+            listed = sa.func.unnest(_pg_array(values, column.type)).table_valued(
+                "value").render_derived()
+        else:
+            listed = _json_values(values)
+        lowest = sa.select(sa.func.min(listed.c.value)).scalar_subquery()
+        highest = sa.select(sa.func.max(listed.c.value)).scalar_subquery()
     in_range = sa.select(column).where(column >= lowest, column <= highest)
     found = session.scalars((in_range if within is None else in_range.where(within))
                             .limit(len(values) + 1)).all()

@@ -35,10 +35,14 @@ def api_server(database_url: str, *, workers: int = 2, port: int | None = None,
     base = f"http://127.0.0.1:{port}"
     environment = os.environ | {"LOANS_DATABASE_URL": database_url, "LOANS_LOG_LEVEL": "WARNING",
                                 "LOANS_RUN_SCHEDULER": "false"} | (env or {})
+    # The load's clients keep their connections for the whole run: with
+    # uvicorn's default keep-alive (5 s) a connection idle between two sides
+    # is closed, and a request sent just as it closes fails (ReadError).
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host",
          "127.0.0.1", "--port", str(port), "--workers", str(workers), "--no-access-log",
-         "--log-level", "warning", "--backlog", "4096"], cwd=REPO_ROOT, env=environment)
+         "--log-level", "warning", "--backlog", "4096", "--timeout-keep-alive", "300"],
+        cwd=REPO_ROOT, env=environment)
     try:
         _wait_ready(base, server)
         yield base

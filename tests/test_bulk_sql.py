@@ -10,8 +10,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.bankfiles.models import BankLine
 from app.clock import now_utc
-from app.db import allocate_ids, one_of, row_writer, sparse_rows, update_rows
+from app.db import allocate_ids, copy_rows, one_of, row_writer, sparse_rows, update_rows
 from app.ledger.models import Account
 from app.servicing.models import Borrower, Loan
 from tests import factories
@@ -52,6 +53,26 @@ def test_sparse_rows_scans_the_range_then_looks_up(db: Session) -> None:
     assert sorted(r.code for r in rows) == ["bank_cash", "unapplied_funds"]
     assert sparse_rows(db, query, Account.code, ["bank_cash"],
                        within=Account.type == "income") == []
+
+
+def test_sparse_rows_takes_a_bytewise_columns_range_ends_itself(db: Session) -> None:
+    """Transaction ids ordered byte by byte: "Z" before "a" before "é", so the
+    range of ["a-2", "Z-3"] holds both (and "B-1" lies outside it)."""
+    keys = ["B-1", "a-2", "Z-3", "é-4"]
+    copy_rows(db, BankLine.__table__, ("upload_id", "bank_id", "line_no", "type", "bank_txn_id",
+                                       "contract_no", "amount_text", "value_date_text",
+                                       "txn_key", "outcome"),
+              [(1, 1, n, "REPAY", key, "C1", "1.00", "2026-01-20", key, "posted")
+               for n, key in enumerate(keys, 1)])
+    query = sa.select(BankLine.txn_key, BankLine.line_no)
+
+    def found(values: list[str]) -> list[tuple[str, int]]:
+        return sorted(tuple(r) for r in sparse_rows(db, query, BankLine.txn_key, values,
+                                                    within=BankLine.bank_id == 1, bytewise=True))
+
+    assert found(["a-2", "Z-3"]) == [("Z-3", 3), ("a-2", 2)]
+    assert found(["é-4", "zz"]) == [("é-4", 4)]
+    assert found(["C-0", "Y-0"]) == []  # between "B-1" and "Z-3": none of them
 
 
 def test_row_writer_and_allocated_ids(db: Session) -> None:

@@ -175,7 +175,7 @@ class Judge:
             s, sa.select(BankLine.txn_key, BankLine.upload_id, BankLine.line_no, BankLine.type,
                          BankLine.outcome, BankLine.loan_id, BankLine.contract_no,
                          BankLine.amount).where(BankLine.bank_id == self.bank_id),
-            BankLine.txn_key, refs, within=BankLine.bank_id == self.bank_id))
+            BankLine.txn_key, refs, within=BankLine.bank_id == self.bank_id, bytewise=True))
         # Payments of the bank's loans recorded with these transaction ids through the
         # API (a file's own payments are found by their lines first).
         self.api_payments = {row[0]: Claim(None, None, "REPAY", Outcome.posted, *row[1:])
@@ -185,7 +185,7 @@ class Judge:
                                  .join(Loan, Loan.id == LoanEvent.loan_id)
                                  .where(Loan.bank_id == self.bank_id,
                                         LoanEvent.kind == EventKind.payment),
-                                 LoanEvent.external_ref, refs)}
+                                 LoanEvent.external_ref, refs, bytewise=True)}
         if reversed_refs:
             self.reversed = self._reversed(reversed_refs)
 

@@ -42,10 +42,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import now_utc
-from app.db import ID_TYPE, MONEY, Base, CreatedAt, IdPk, UTCDateTime, enum_type
+from app.db import BYTEWISE_TEXT, ID_TYPE, MONEY, Base, CreatedAt, IdPk, UTCDateTime, enum_type
 from app.privacy.types import EncryptedBytes, EncryptedText
-
-BYTEWISE_TEXT = sa.String(64).with_variant(sa.String(64, collation="C"), "postgresql")
 
 
 class FileFormat(enum.StrEnum):

@@ -21,7 +21,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
-from app.db import ID_TYPE, MONEY, RATE, Base, CreatedAt, ExactDecimal, IdPk, enum_type
+from app.db import (
+    BYTEWISE_TEXT,
+    ID_TYPE,
+    MONEY,
+    RATE,
+    Base,
+    CreatedAt,
+    ExactDecimal,
+    IdPk,
+    enum_type,
+)
 from app.privacy.types import IdNumber, lookup_hash_of
 
 
@@ -143,6 +153,6 @@ class LoanEvent(Base):
     # Where it came from: "api", or "bankfile:<upload id>"; a bank's own
     # reference (bank_txn_id) for payments.
     source: Mapped[str] = mapped_column(sa.String(40), default="api")
-    external_ref: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    external_ref: Mapped[str | None] = mapped_column(BYTEWISE_TEXT, index=True)
     recorded_by: Mapped[str] = mapped_column(sa.String(200))
     created_at: Mapped[CreatedAt]
