@@ -9,6 +9,7 @@ import datetime as dt
 import os
 import signal
 import subprocess
+import threading
 import time
 from decimal import Decimal
 
@@ -17,10 +18,10 @@ import sqlalchemy as sa
 
 from app.bankfiles.application import receipts_difference
 from app.bankfiles.bench import process_command, run_bench, seed_bank, upload_file, write_repayments
-from app.bankfiles.models import BankLine, BankUpload, Outcome, UploadStatus
+from app.bankfiles.models import BankLine, BankUpload, Outcome, Reason, UploadStatus
 from app.db import make_session_factory, session_scope
 from app.ledger.verify import orphan_legs, trial_balance, unbalanced_entries
-from app.servicing.models import EventKind, LoanEvent
+from app.servicing.models import EventKind, Loan, LoanEvent
 from app.servicing.reconcile import loan_differences
 from jobs import daily, runner
 from jobs.models import RunStatus
@@ -93,3 +94,55 @@ def test_processing_memory_stays_flat():
     """The suite's small version of ``loans bankfiles bench --lines 1000000``."""
     result = run_bench(lines=5000, post_every=50, loans=20)
     assert result["peak_rss_mb"] < MAX_RSS_MB, result
+
+
+@pytest.mark.pg_only
+def test_lines_read_ahead_are_judged_as_in_turn(committed_engine, tmp_path, monkeypatch):
+    """Processing that commits chunk by chunk reads the next chunk and finds its
+    loans in a thread, on a connection of its own: with chunks of two lines,
+    every line is judged as it is in turn, and a transaction id repeated two
+    chunks later is a duplicate of its first line."""
+    from app.bankfiles import processing
+
+    threads_used = []
+    real_find = processing.find_loans
+
+    def find_loans(session, records):
+        threads_used.append(threading.current_thread().name.startswith("bankfile-ahead"))
+        return real_find(session, records)
+
+    monkeypatch.setattr(processing, "find_loans", find_loans)
+    factory = make_session_factory(committed_engine)
+    with session_scope(factory) as session:
+        bank_id, loans = seed_bank(session, loans=3, tag="ahead")
+    (c0, id0), (c1, id1), (c2, id2) = loans
+    path = tmp_path / "ahead.csv"
+    path.write_text(
+        "bank_txn_id,contract_no,id_number,amount,value_date,type,reverses\n"
+        f"A1,{c0},{id0},1.00,2026-01-20,REPAY,\n"
+        f"A2,NSL-NONE-1,{id0},1.00,2026-01-20,REPAY,\n"
+        f"A3,{c1},{id0},1.00,2026-01-20,REPAY,\n"
+        f"A4,{c2},{id2},2.00,2026-01-20,REPAY,\n"
+        f"A1,{c2},{id2},1.00,2026-01-20,REPAY,\n"
+        f"A5,{c1},{id1},1.00,2026-02-20,REPAY,\n"
+        f"A6,{c1},{id1},3.00,2026-01-21,REPAY,\n", encoding="utf-8")
+    with session_scope(factory) as session:
+        upload_id = upload_file(session, bank_id, path)
+    processing.process_upload(factory, upload_id, business_date=BUSINESS_DATE, chunk_lines=2)
+
+    with session_scope(factory) as session:
+        ids = dict(session.execute(sa.select(Loan.contract_no, Loan.id)
+                                   .where(Loan.contract_no.in_([c0, c1, c2]))).all())
+        lines = session.execute(
+            sa.select(BankLine.line_no, BankLine.outcome, BankLine.reason, BankLine.loan_id)
+            .where(BankLine.upload_id == upload_id).order_by(BankLine.line_no)).all()
+    assert [tuple(x) for x in lines] == [
+        (1, Outcome.posted, None, ids[c0]),
+        (2, Outcome.exception, Reason.unknown_contract, None),
+        (3, Outcome.exception, Reason.id_mismatch, None),
+        (4, Outcome.posted, None, ids[c2]),
+        (5, Outcome.duplicate, Reason.duplicate, None),
+        (6, Outcome.exception, Reason.future_date, None),
+        (7, Outcome.posted, None, ids[c1]),
+    ]
+    assert threads_used == [True] * 4  # each chunk's loans found by the look-ahead thread
