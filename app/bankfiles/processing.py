@@ -191,7 +191,7 @@ def _loans_ahead(session: Session, batches: Iterator[list[Record]]
     lookup in the same transaction too.  A session joined to a connection (the
     ``bank_files`` job's, whose upload commits with its chunk; a test's) and
     SQLite do it all in turn, in the batch's own session."""
-    engine = session.get_bind()
+    engine = session.get_bind()  # or the connection a session is joined to
     if engine.dialect.name != "postgresql" or not isinstance(engine, Engine):
         yield ((batch, find_loans(session, batch)) for batch in batches)
         return
