@@ -263,8 +263,11 @@ def _check_csv(opener: Opener, fmt: FileFormat, encoding: str) -> int:
 
 def _ends_in_trailer(opener: Opener) -> bool:
     """Whether the file's last 64 KiB mention a trailer (any case, any encoding:
-    the word is ASCII; a byte pattern that only looks like it costs a tally)."""
+    the word is ASCII; a byte pattern that only looks like it costs a tally).
+    A stream that cannot seek might: it is tallied."""
     with opener() as stream:
+        if not stream.seekable():
+            return True
         stream.seek(0, io.SEEK_END)
         stream.seek(max(0, stream.tell() - 65536))
         return b"trailer" in stream.read().lower()

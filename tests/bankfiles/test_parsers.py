@@ -107,3 +107,33 @@ def test_a_trailer_the_end_of_the_file_hides_is_still_checked(monkeypatch):
     with pytest.raises(FileFault) as fault:
         read(HEAD + "".join(PLAIN) + f"TRAILER,40,{total - 1}\r\n")
     assert fault.value.code == "trailer_mismatch"
+
+
+class _Pipe(io.RawIOBase):
+    """A stream that cannot seek (a pipe, say)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.inner = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        return self.inner.readinto(buffer)
+
+
+@pytest.mark.parametrize("off_by, code", [(0, None), (1, "trailer_mismatch")])
+def test_a_stream_that_cannot_seek_has_its_trailer_checked(off_by, code):
+    total = sum((Decimal(f"{n}.50") for n in range(40)), Decimal("0")) + off_by
+    data = (HEAD + "".join(PLAIN) + f"TRAILER,40,{total}\r\n").encode()
+
+    def check():
+        return parsers.check(lambda: io.BufferedReader(_Pipe(data)), FileFormat.repayment_csv,
+                             None)
+
+    if code is None:
+        assert check() == ("utf-8-sig", 40)
+    else:
+        with pytest.raises(FileFault) as fault:
+            check()
+        assert fault.value.code == code
