@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import clock
 from app.clock import now_utc
 from app.db import session_scope
+from app.reference.calendar import calendar_notice
 from jobs.models import JobRun
 from jobs.runner import Worker, enqueue_through
 
@@ -35,11 +36,15 @@ TIMEZONE = "Asia/Shanghai"
 
 
 def trigger(factory: sessionmaker[Session]) -> list[JobRun]:
-    """Enqueue every job for each business date not yet enqueued, through today."""
+    """Enqueue every job for each business date not yet enqueued, through today;
+    and warn when the known working-day calendar is about to run out."""
     with session_scope(factory) as session:
         runs = enqueue_through(session, clock.today())
+        notice = calendar_notice(session, clock.today())
     if runs:
         log.info("enqueued: %s", ", ".join(f"{r.job} {r.business_date}" for r in runs))
+    if notice:
+        log.warning(notice)
     return runs
 
 

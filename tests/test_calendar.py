@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import pytest
 import sqlalchemy as sa
@@ -10,10 +11,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditRecord
+from app.db import make_session_factory
 from app.errors import InvalidInput
-from app.reference.calendar import WorkingCalendar
+from app.reference.calendar import (
+    WorkingCalendar,
+    calendar_notice,
+    known_through,
+    library_covers,
+)
 from app.reference.models import CalendarYear, CenterLevel
+from jobs.scheduler import trigger
 from tests import factories
+from tests.hardening.test_observability import _sample
 
 D = dt.date
 UNKNOWN_YEAR = 2099  # no library release will cover it while these tests live
@@ -141,3 +150,39 @@ def test_only_the_national_center_publishes(
         "holidays": ["2024-10-01"], "workdays": []},
         headers=_national_staff(db, auth_headers)).json()["error"]["code"] == "calendar_known"
     assert db.get(CalendarYear, UNKNOWN_YEAR) is None
+
+
+def _first_year_the_library_lacks() -> int:
+    year = 2024
+    while library_covers(year):
+        year += 1
+    return year
+
+
+def test_the_end_of_the_known_calendar_is_warned_of_and_measured(
+        client: TestClient, db: Session, auth_headers, set_today, caplog) -> None:
+    """Within 60 days of the last known day, the scheduler warns (a batch deadline
+    of 20 working days is refused past it) and /metrics shows the days left; a
+    published year moves the end on."""
+    year = _first_year_the_library_lacks()
+    today = D(year - 1, 11, 26)
+    set_today(today)
+    assert known_through(db, today) == D(year - 1, 12, 31)
+    assert calendar_notice(db, D(year - 1, 10, 1)) is None  # 91 days ahead
+    notice = calendar_notice(db, today)
+    assert f"known through {year - 1}-12-31" in notice
+    assert f"PUT /v1/calendar/years/{year}" in notice
+    with caplog.at_level(logging.WARNING, logger="loans.scheduler"):
+        trigger(make_session_factory(db.connection(),
+                                     join_transaction_mode="create_savepoint"))
+    assert [r.getMessage() for r in caplog.records if r.name == "loans.scheduler"] == [notice]
+    metrics_body = client.get("/metrics").text
+    assert _sample(metrics_body, "loans_calendar_known_days_ahead") == 35
+
+    headers = _national_staff(db, auth_headers)
+    response = client.put(f"/v1/calendar/years/{year}", headers=headers, json={
+        "source": "国办发明电", "holidays": [f"{year}-10-01"], "workdays": []})
+    assert response.status_code == 200, response.text
+    assert known_through(db, today) == D(year, 12, 31)
+    assert calendar_notice(db, today) is None
+    assert _sample(client.get("/metrics").text, "loans_calendar_known_days_ahead") == 400

@@ -16,15 +16,20 @@ import chinese_calendar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.audit.service import record, snapshot
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.auth.scope import require_role
 from app.clock import now_utc
 from app.errors import Conflict, Forbidden, InvalidInput
+from app.observability import metrics
 from app.reference.models import CalendarYear, Center, CenterLevel
 
 SATURDAY = 5
+# Warned of this many days before the known calendar ends: a deadline of 20
+# working days reaches four weeks ahead and more (Spring Festival, National Day).
+NOTICE_DAYS = 60
 
 
 def library_covers(year: int) -> bool:
@@ -74,6 +79,9 @@ class WorkingCalendar:
                 remaining -= 1
         return day
 
+    def knows(self, year: int) -> bool:
+        return library_covers(year) or self._year(year) is not None
+
     def _year(self, year: int) -> tuple[frozenset[dt.date], frozenset[dt.date]] | None:
         if year not in self._published:
             row = self.session.get(CalendarYear, year)
@@ -81,6 +89,37 @@ class WorkingCalendar:
                 frozenset(map(dt.date.fromisoformat, row.holidays)),
                 frozenset(map(dt.date.fromisoformat, row.workdays)))
         return self._published[year]
+
+
+def known_through(session: Session, today: dt.date) -> dt.date:
+    """The last day of the official calendar known year after year from ``today``'s
+    year on (the library's years, then those the center published): the eve of
+    ``today``'s year when even that one is unknown."""
+    calendar = WorkingCalendar(session)
+    year = today.year
+    while calendar.knows(year):
+        year += 1
+    return dt.date(year - 1, 12, 31)
+
+
+def calendar_notice(session: Session, today: dt.date) -> str | None:
+    """What to warn of when the known calendar ends within ``NOTICE_DAYS``: from
+    then on a deadline past its end is refused (a batch submission is, say)."""
+    known = known_through(session, today)
+    if (known - today).days >= NOTICE_DAYS:
+        return None
+    year = known.year + 1
+    return (f"the official working-day calendar is known through {known} only: deadlines "
+            f"after it are refused until {year} is published from the State Council's notice "
+            f"(PUT /v1/calendar/years/{year}) or comes with a chinesecalendar release")
+
+
+@metrics.db_gauge("loans_calendar_known_days_ahead",
+                  "Days from today through the last day of the official working-day calendar "
+                  "known (library or published); deadlines past it are refused.")
+def _known_days_ahead(session: Session) -> float:
+    today = clock.today()
+    return (known_through(session, today) - today).days
 
 
 def _check_days(year: int, holidays: list[dt.date], workdays: list[dt.date]) -> None:
