@@ -20,7 +20,7 @@ import csv
 import io
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from itertools import chain, islice, repeat
 from operator import itemgetter
@@ -325,30 +325,30 @@ def _csv_records(opener: Opener, fmt: FileFormat, encoding: str) -> Iterator[lis
                    in csv_file.rows_of(csv_file.split(block)) if line_no]
             continue
         first = csv_file.line_no + 1
-        numbers = range(first, first + len(lines))
-        if fmt == FileFormat.repayment_csv:
-            txn, contract, id_number, amount, value_date, type_, reverses = (
-                csv_file.columns_of(lines))
-            rows = zip(numbers, map(str.upper, type_), txn, zip(contract), id_number, amount,
-                       value_date, reverses, repeat(""), repeat(None), repeat(None))
-        else:
-            txn, contract, id_number, year, amount, value_date = csv_file.columns_of(lines)
-            rows = zip(numbers, repeat("DISBURSEMENT"), txn, zip(contract), id_number, amount,
-                       value_date, repeat(""), year, repeat(None), repeat(None))
-        yield list(map(tuple.__new__, repeat(Record), rows))
+        yield _records_of(fmt, range(first, first + len(lines)), csv_file.columns_of(lines))
+
+
+def _records_of(fmt: FileFormat, numbers: Iterable[int],
+                columns: Sequence[Iterable[str]]) -> list[Record]:
+    """The records of lines given as the format's columns (the only place that
+    knows which column is which field)."""
+    if fmt == FileFormat.repayment_csv:
+        txn, contract, id_number, amount, value_date, type_, reverses = columns
+        rows = zip(numbers, map(str.upper, type_), txn, zip(contract), id_number, amount,
+                   value_date, reverses, repeat(""), repeat(None), repeat(None))
+    else:
+        txn, contract, id_number, year, amount, value_date = columns
+        rows = zip(numbers, repeat("DISBURSEMENT"), txn, zip(contract), id_number, amount,
+                   value_date, repeat(""), year, repeat(None), repeat(None))
+    return list(map(tuple.__new__, repeat(Record), rows))
 
 
 def _record(fmt: FileFormat, line_no: int, fields: tuple[str, ...]) -> Record:
+    """One line's record (a line of a block the ``csv`` module reads)."""
     if fields[-1].startswith(_TOO_MANY):
         return Record(line_no, bank_txn_id=fields[0],
                       malformed=f"{fields[-1][1:]} fields, expected {len(CSV_COLUMNS[fmt])}")
-    if fmt == FileFormat.repayment_csv:
-        txn, contract, id_number, amount, value_date, type_, reverses = fields
-        return Record(line_no, type_.upper(), txn, (contract,), id_number, amount, value_date,
-                      reverses)
-    txn, contract, id_number, year, amount, value_date = fields
-    return Record(line_no, "DISBURSEMENT", txn, (contract,), id_number, amount, value_date,
-                  academic_year=year)
+    return _records_of(fmt, (line_no,), [(field,) for field in fields])[0]
 
 
 # -- camt.053 / camt.054 --------------------------------------------------------

@@ -88,7 +88,7 @@ def record_upload(*, file_format: str, outcome: str) -> None:
 
 # -- gauges read from the database at scrape time ----------------------------
 
-DbGaugeReader = Callable[[Session], float]
+DbGaugeReader = Callable[[Session], int]  # counts
 _DB_GAUGES: dict[str, tuple[str, DbGaugeReader]] = {}
 
 

@@ -117,7 +117,7 @@ def calendar_notice(session: Session, today: dt.date) -> str | None:
 @metrics.db_gauge("loans_calendar_known_days_ahead",
                   "Days from today through the last day of the official working-day calendar "
                   "known (library or published); deadlines past it are refused.")
-def _known_days_ahead(session: Session) -> float:
+def _known_days_ahead(session: Session) -> int:
     today = clock.today()
     return (known_through(session, today) - today).days
 
