@@ -9,6 +9,7 @@ import io
 
 import sqlalchemy as sa
 
+from app.db import money_total
 from app.defaults.reports import university_performance
 from app.ledger.models import Account, JournalLeg
 from app.ledger.verify import orphan_legs, trial_balance, unbalanced_entries
@@ -32,7 +33,7 @@ def test_forgiveness_closes_the_loan_through_the_ledger(client, db, two_sides, s
     assert unbalanced_entries(db) == [] and orphan_legs(db) == 0 and trial_balance(db) == 0
     assert list(loan_differences(db)) == []
     of_account = Account.id == JournalLeg.account_id
-    fund = db.scalar(sa.select(sa.func.sum(JournalLeg.amount)).join(Account, of_account)
+    fund = db.scalar(sa.select(money_total(JournalLeg.amount)).join(Account, of_account)
                      .where(Account.code == "forgiveness_fund", JournalLeg.loan_id == loan.id))
     assert f"{fund:.2f}" == quote["total"]
     cash = db.scalar(sa.select(sa.func.count()).select_from(JournalLeg).join(Account, of_account)
