@@ -23,6 +23,7 @@ A day ``d`` is processed in the order the rules fix:
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from functools import lru_cache
@@ -50,19 +51,42 @@ YEAR_BASIS = 360  # actual/360, 银发〔2005〕129号
 
 def _fen(acc_360: Decimal) -> Decimal:
     """An exact ×360 accumulator as rounded yuan, never negative."""
-    with localcontext(EXACT):
-        value = round_fen(acc_360 / YEAR_BASIS)
+    value = round_fen(EXACT.divide(acc_360, YEAR_BASIS))
     return value if value > 0 else ZERO
+
+
+@dataclass(frozen=True)
+class PlanDates:
+    """A plan's due dates and instalment dates (ascending), asked every step of
+    every loan: answered by hashing and bisection."""
+
+    due_dates: tuple[dt.date, ...]
+    instalment_dates: tuple[dt.date, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_due", frozenset(self.due_dates))
+        object.__setattr__(self, "_instalment", frozenset(self.instalment_dates))
+
+    def is_due(self, day: dt.date) -> bool:
+        return day in self._due
+
+    def is_instalment(self, day: dt.date) -> bool:
+        return day in self._instalment
+
+    def next_due(self, day: dt.date) -> dt.date | None:
+        """The first due date after ``day``, if any."""
+        i = bisect_right(self.due_dates, day)
+        return self.due_dates[i] if i < len(self.due_dates) else None
 
 
 @lru_cache(maxsize=4096)
 def _plan_dates(frequency: str, due_day: int, confirmed_on: dt.date, graduation: dt.date,
-                grace_months: int, term_months: int) -> tuple[tuple[dt.date, ...], ...]:
+                grace_months: int, term_months: int) -> PlanDates:
     """Due dates and instalment dates of a plan (a portfolio shares few: cached)."""
     maturity = dates.add_months(graduation, term_months)
     due_dates = tuple(dates.frequency_dates(frequency, due_day, confirmed_on, maturity))
     grace_end = dates.add_months(graduation, grace_months)
-    return due_dates, tuple(d for d in due_dates if d >= grace_end)
+    return PlanDates(due_dates, tuple(d for d in due_dates if d >= grace_end))
 
 
 @dataclass(frozen=True)
@@ -121,8 +145,15 @@ class Allocation:
 class ActivePlan:
     event: Plan
     confirmed_on: dt.date
-    due_dates: tuple[dt.date, ...]
-    instalment_dates: tuple[dt.date, ...]
+    dates: PlanDates
+
+    @property
+    def due_dates(self) -> tuple[dt.date, ...]:
+        return self.dates.due_dates
+
+    @property
+    def instalment_dates(self) -> tuple[dt.date, ...]:
+        return self.dates.instalment_dates
 
     @property
     def last_instalment(self) -> dt.date:
@@ -203,8 +234,8 @@ class LoanMachine:
                 self.terms.settlement, self.policy.calendar.due_day, day
             )
         ]
-        if self.plan is not None:
-            candidates += [d for d in self.plan.due_dates if d > day][:1]
+        if self.plan is not None and (due := self.plan.dates.next_due(day)) is not None:
+            candidates.append(due)
         return min(candidates)
 
     def next_action(self) -> dt.date | None:
@@ -227,8 +258,8 @@ class LoanMachine:
         if self.plan is None or self.acc_finance or finance_accrues:
             candidates.append(dates.next_frequency_date(
                 self.terms.settlement, self.policy.calendar.due_day, self.day))
-        if self.plan is not None:
-            candidates += [d for d in self.plan.due_dates if d > self.day][:1]
+        if self.plan is not None and (due := self.plan.dates.next_due(self.day)) is not None:
+            candidates.append(due)
         if any(b.due == self.day for b in unpaid):
             candidates.append(self.day + DAY)
         if self.run_start is not None:
@@ -251,8 +282,8 @@ class LoanMachine:
             if amount > 0:
                 self.claims.append(Claim(day, amount))
         if self.plan is not None:
-            if day in self.plan.due_dates:
-                self._bill(day, with_principal=day in self.plan.instalment_dates)
+            if self.plan.dates.is_due(day):
+                self._bill(day, with_principal=self.plan.dates.is_instalment(day))
         elif settlement:
             self._bill(day, with_principal=False)
 
@@ -274,10 +305,17 @@ class LoanMachine:
 
     # -------------------------------------------------------------- end of day
     def end_of_day(self, day: dt.date, *, days: int = 1) -> None:
-        """Accrue ``days`` identical days starting with ``day``; close ``day``."""
-        self._accrue(day, 1)
-        if days > 1:
+        """Accrue ``days`` identical days starting with ``day``; close ``day``.
+
+        A bill due on ``day`` is not overdue until the next day, so that first
+        day is accrued on its own; otherwise the stretch is one step (the sums
+        are exact: one step of ``days`` adds what ``days`` steps of one add).
+        """
+        if days > 1 and any(b.due == day for b in self.bills):
+            self._accrue(day, 1)
             self._accrue(day + DAY, days - 1)
+        else:
+            self._accrue(day, days)
         if any(b.unpaid > 0 for b in self.bills):
             if self.run_start is None:
                 self.run_start = day
@@ -286,13 +324,23 @@ class LoanMachine:
         self.day = day + (days - 1) * DAY
 
     def _accrue(self, day: dt.date, days: int) -> None:
-        due_today = sum((b.principal_unpaid for b in self.bills if b.due >= day), ZERO)
+        due_today = overdue = ZERO
+        for b in self.bills:  # one pass: not yet overdue (due today or later), overdue
+            if b.due >= day:
+                due_today += b.principal - b.principal_paid
+            else:
+                overdue += (b.principal - b.principal_paid) + (b.interest - b.interest_paid)
         with localcontext(EXACT):
             raw = (self.principal_unbilled + due_today) * self.rate * days
             finance = raw * self.policy.finance_share(in_school=self.in_school)
             self.acc_finance += finance
             self.acc_borrower += raw - finance
-            self.acc_penalty += self.penalty_per_day(day) * days
+            if overdue:
+                self.acc_penalty += overdue * self._penalty_rate() * days
+
+    def _penalty_rate(self) -> Decimal:
+        """§6's penalty rate (exact within ``EXACT``, where the callers use it)."""
+        return self.rate * (1 + self.terms.penalty_markup)
 
     def penalty_per_day(self, day: dt.date) -> Decimal:
         """What the end of ``day`` adds to ``acc_penalty`` (yuan·days): penalty on
@@ -300,8 +348,7 @@ class LoanMachine:
         before ``day`` and unpaid), at the penalty rate (§6)."""
         overdue = sum((b.unpaid for b in self.bills if b.due < day), ZERO)
         with localcontext(EXACT):
-            penalty_rate = self.rate * (1 + self.terms.penalty_markup)
-            return overdue * penalty_rate
+            return overdue * self._penalty_rate()
 
     # ------------------------------------------------------------------ events
     def apply(self, event: Event) -> None:
@@ -421,7 +468,7 @@ class LoanMachine:
     def schedule(self, event: Plan, confirmed_on: dt.date) -> ActivePlan:
         """The plan's due and instalment dates (§4), counted from the graduation."""
         assert self.graduation_date is not None
-        return ActivePlan(event, confirmed_on, *_plan_dates(
+        return ActivePlan(event, confirmed_on, _plan_dates(
             event.frequency, self.policy.calendar.due_day, confirmed_on, self.graduation_date,
             event.grace_months, event.term_months))
 
