@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.clock import now_utc
 from app.db import session_scope
 from app.errors import Conflict, NotFound
+from app.memory import cycle_collection_paused
 from app.observability.metrics import observe_job
 from jobs.models import ChunkStatus, JobChunk, JobRun, RunStatus
 from jobs.progress import Progress
@@ -244,7 +245,8 @@ class Worker:
     @staticmethod
     def _timed(fn: Callable[..., ChunkResult], *args: object) -> tuple[ChunkResult, float]:
         started = time.perf_counter()
-        result = fn(*args)
+        with cycle_collection_paused():
+            result = fn(*args)
         return result, time.perf_counter() - started
 
     def _done(self, session: Session, run: JobRun, chunk: JobChunk, result: ChunkResult,

@@ -24,7 +24,6 @@ other's transactions).
 from __future__ import annotations
 
 import datetime as dt
-import gc
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +54,7 @@ from app.config import get_settings
 from app.db import copy_rows, row_writer, session_scope
 from app.errors import DomainError, NotFound
 from app.ledger.service import NewEntry, post
+from app.memory import cycle_collection_paused
 from app.money import ZERO, fmt
 from app.origination.contracts import confirm_disbursement
 from app.reference.models import Bank
@@ -90,7 +90,7 @@ def process_upload(
 def _finish(session_factory: sessionmaker[Session], upload_id: int, opener: parsers.Opener,
             business_date: dt.date, chunk_lines: int) -> BankUpload:
     """Post the lines not yet done, then mark the upload done."""
-    with session_factory() as session, _without_cycle_collection():
+    with session_factory() as session, cycle_collection_paused():
         try:
             _process_lines(session, upload_id, opener, business_date, chunk_lines)
             upload = session.get(BankUpload, upload_id, with_for_update=True,
@@ -106,21 +106,6 @@ def _finish(session_factory: sessionmaker[Session], upload_id: int, opener: pars
             session.rollback()
             raise
     return upload
-
-
-@contextmanager
-def _without_cycle_collection() -> Iterator[None]:
-    """A chunk keeps several objects a line alive until it ends, none of them in
-    a reference cycle; the cyclic garbage collector would traverse them again
-    and again as they pile up (a fifth of the processing time).  Paused while
-    a file's lines are processed; what it would have found it finds after."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def process_pending(
