@@ -1,13 +1,14 @@
 """The bank files job: process every uploaded file not yet finished.
 
 One chunk per upload (``lo = hi = upload id``).  The chunk's work runs in
-the runner's transaction (a session joined to its connection), so an upload
-is posted together with the chunk's ``done`` mark: a worker killed part-way
-leaves nothing of that upload committed, and the chunk is done again.  The
-command ``loans bankfiles process`` instead commits the file chunk by chunk
-and resumes after a kill; both rely on ``(bank_id, txn_key)`` being unique,
-so neither can post a transaction twice.  Daily servicing runs ``after``
-this job, so the day's repayments are in before bills fall due.
+the runner's transaction (a session joined to its connection; the loans of
+the next lines are looked up ahead on other connections of the engine), so
+an upload is posted together with the chunk's ``done`` mark: a worker killed
+part-way leaves nothing of that upload committed, and the chunk is done
+again.  The command ``loans bankfiles process`` instead commits the file
+chunk by chunk and resumes after a kill; both rely on ``(bank_id, txn_key)``
+being unique, so neither can post a transaction twice.  Daily servicing runs
+``after`` this job, so the day's repayments are in before bills fall due.
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ def plan(session: Session, day: dt.date) -> list[tuple[int, int]]:
 
 def run(session: Session, day: dt.date, lo: int, hi: int) -> ChunkResult:
     joined = make_session_factory(session.connection())  # never commits the runner's work
-    process_upload(joined, lo, business_date=day)
+    # The loans are looked up ahead through the runner's own bind: an engine in
+    # production (other connections, the same committed loans), a test's
+    # connection otherwise (looked up in turn).
+    process_upload(joined, lo, business_date=day, reads=session.get_bind())
     lines = session.scalar(sa.select(sa.func.count()).select_from(BankLine)
                            .where(BankLine.upload_id == lo))
     return ChunkResult(items=lines or 0)

@@ -31,7 +31,7 @@ from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import clock
@@ -68,9 +68,14 @@ def job_principal(upload_id: int) -> Principal:
 
 def process_upload(
     session_factory: sessionmaker[Session], upload_id: int, *, business_date: dt.date,
-    chunk_lines: int | None = None,
+    chunk_lines: int | None = None, reads: Engine | Connection | None = None,
 ) -> BankUpload:
-    """Check the file (once) and post its lines; safe to run again after a crash."""
+    """Check the file (once) and post its lines; safe to run again after a crash.
+
+    ``reads``: what the look-ahead may read the loans through, when not the
+    sessions' own bind (``_loans_ahead``): the ``bank_files`` job's sessions
+    are joined to its runner's connection, yet in production that runner's
+    bind is an engine, whose other connections see the same loans."""
     chunk_lines = chunk_lines or get_settings().bankfile_chunk_lines
     with ExitStack() as stack:
         with session_scope(session_factory) as session:
@@ -84,15 +89,17 @@ def process_upload(
                 _check_file(session, upload, opener)
             if upload.status != UploadStatus.processing:
                 return upload
-        return _finish(session_factory, upload_id, opener, business_date, chunk_lines)
+        return _finish(session_factory, upload_id, opener, business_date, chunk_lines, reads)
 
 
 def _finish(session_factory: sessionmaker[Session], upload_id: int, opener: parsers.Opener,
-            business_date: dt.date, chunk_lines: int) -> BankUpload:
+            business_date: dt.date, chunk_lines: int,
+            reads: Engine | Connection | None) -> BankUpload:
     """Post the lines not yet done, then mark the upload done."""
     with session_factory() as session, cycle_collection_paused():
         try:
-            _process_lines(session, upload_id, opener, business_date, chunk_lines)
+            _process_lines(session, upload_id, opener, business_date, chunk_lines,
+                           reads or session.get_bind())
             upload = session.get(BankUpload, upload_id, with_for_update=True,
                                  populate_existing=True)
             if upload.status == UploadStatus.processing:
@@ -139,7 +146,8 @@ def _check_file(session: Session, upload: BankUpload, opener: parsers.Opener) ->
 
 
 def _process_lines(session: Session, upload_id: int, opener: parsers.Opener,
-                   business_date: dt.date, chunk_lines: int) -> None:
+                   business_date: dt.date, chunk_lines: int,
+                   reads: Engine | Connection) -> None:
     upload = session.get(BankUpload, upload_id)
     assert upload is not None
     file_format, encoding, bank_id = upload.format, upload.encoding, upload.bank_id
@@ -147,7 +155,7 @@ def _process_lines(session: Session, upload_id: int, opener: parsers.Opener,
     session.commit()
     batches = (batch for batch in parsers.records(opener, file_format, encoding, chunk_lines)
                if batch[-1].line_no > done_before)
-    with _loans_ahead(session, batches) as chunks:
+    with _loans_ahead(session, batches, reads) as chunks:
         for batch, loans in chunks:
             upload = session.get(BankUpload, upload_id, with_for_update=True,
                                  populate_existing=True)
@@ -163,20 +171,20 @@ def _process_lines(session: Session, upload_id: int, opener: parsers.Opener,
 
 
 @contextmanager
-def _loans_ahead(session: Session, batches: Iterator[list[Record]]
+def _loans_ahead(session: Session, batches: Iterator[list[Record]], reads: Engine | Connection
                  ) -> Iterator[Iterator[tuple[list[Record], dict[str, LoanRef]]]]:
     """Each batch with the loans its contract numbers name.  On PostgreSQL, when
-    processing commits chunk by chunk (a session of the engine: the command,
-    the API), the next batch is read and its loans found by a thread, on a
+    ``reads`` is an engine (the command, the API, the ``bank_files`` job in
+    production), the next batch is read and its loans found by a thread, on a
     connection of its own, while this batch is judged and written: reading
     takes the moments the writer waits for the database's ``COPY``, and the
     lookup (a third of the work of a file) costs the file no time of its own.
     Reading the loans outside the chunk's transaction changes nothing: a chunk
     records no loan event, and whatever changes a loan may do so just after a
-    lookup in the same transaction too.  A session joined to a connection (the
-    ``bank_files`` job's, whose upload commits with its chunk; a test's) and
-    SQLite do it all in turn, in the batch's own session."""
-    engine = session.get_bind()  # or the connection a session is joined to
+    lookup in the same transaction too.  A connection (a test's, whose data
+    no other connection sees) and SQLite do it all in turn, in the batch's
+    own session."""
+    engine = reads
     if engine.dialect.name != "postgresql" or not isinstance(engine, Engine):
         yield ((batch, find_loans(session, batch)) for batch in batches)
         return

@@ -97,12 +97,17 @@ def test_processing_memory_stays_flat():
 
 
 @pytest.mark.pg_only
-def test_lines_read_ahead_are_judged_as_in_turn(committed_engine, tmp_path, monkeypatch):
-    """Processing that commits chunk by chunk reads the next chunk and finds its
-    loans in a thread, on a connection of its own: with chunks of two lines,
-    every line is judged as it is in turn, and a transaction id repeated two
-    chunks later is a duplicate of its first line."""
+@pytest.mark.parametrize("via", ["command", "job"])
+def test_lines_read_ahead_are_judged_as_in_turn(committed_engine, tmp_path, monkeypatch, via):
+    """Processing reads the next chunk and finds its loans in a thread, on a
+    connection of its own: with chunks of two lines, every line is judged as
+    it is in turn, and a transaction id repeated two chunks later is a
+    duplicate of its first line.  Both where processing commits chunk by
+    chunk (the command) and where the whole upload is one transaction of the
+    runner's (the ``bank_files`` job, whose bind is the engine here)."""
     from app.bankfiles import processing
+    from jobs import bankfiles
+    from tests.conftest import SETTINGS
 
     threads_used = []
     real_find = processing.find_loans
@@ -128,7 +133,13 @@ def test_lines_read_ahead_are_judged_as_in_turn(committed_engine, tmp_path, monk
         f"A6,{c1},{id1},3.00,2026-01-21,REPAY,\n", encoding="utf-8")
     with session_scope(factory) as session:
         upload_id = upload_file(session, bank_id, path)
-    processing.process_upload(factory, upload_id, business_date=BUSINESS_DATE, chunk_lines=2)
+    if via == "command":
+        processing.process_upload(factory, upload_id, business_date=BUSINESS_DATE, chunk_lines=2)
+    else:
+        monkeypatch.setattr(processing, "get_settings",
+                            lambda: SETTINGS.model_copy(update={"bankfile_chunk_lines": 2}))
+        [run] = runner.run_dates(factory, bankfiles.NAME, [BUSINESS_DATE])
+        assert (run.status, run.items) == (RunStatus.done, 7), run.error
 
     with session_scope(factory) as session:
         ids = dict(session.execute(sa.select(Loan.contract_no, Loan.id)
