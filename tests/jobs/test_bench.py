@@ -63,3 +63,12 @@ def test_a_kept_portfolio_is_measured_later(tmp_path: Path) -> None:
         upper = (s + half) / (b - half) if b > half else float("inf")
         assert (s - half) / (b + half) <= figure["ratio"] <= upper
     assert schema not in _schemas()  # measured, then dropped (no --keep)
+
+
+def test_a_bare_copy_baseline_is_the_median_of_its_samples() -> None:
+    from jobs.bench import COPY_SAMPLES, _median_of
+
+    timings = iter([0.92, 0.69, 1.03])
+    assert COPY_SAMPLES == 3
+    assert _median_of(COPY_SAMPLES, lambda: next(timings)) == 0.92
+    assert next(timings, None) is None  # every sample taken
