@@ -41,11 +41,18 @@ NAMING_CONVENTION = {
 }
 
 ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-# An identifier from outside (a bank's transaction id), ordered byte by byte:
-# collation "C" on PostgreSQL, as SQLite's text.  Equality is the same as under
-# the database's locale; its index compares bytes instead of going through the
-# locale, and Python's order of the values is the index's (``sparse_rows``).
-BYTEWISE_TEXT = sa.String(64).with_variant(sa.String(64, collation="C"), "postgresql")
+
+
+def bytewise_text(length: int) -> sa.types.TypeEngine[str]:
+    """An identifier (a bank's transaction id, a contract number) ordered byte by
+    byte: collation "C" on PostgreSQL, as SQLite's text.  Equality is the same as
+    under the database's locale; its index compares bytes instead of going
+    through the locale (a bank file probes a million of them), and Python's
+    order of the values is the index's (``sparse_rows``)."""
+    return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
+
+
+BYTEWISE_TEXT = bytewise_text(64)
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

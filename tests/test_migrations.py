@@ -21,17 +21,20 @@ def test_models_and_migrations_agree(connection: Connection) -> None:
 
 @pytest.mark.pg_only
 def test_what_the_comparison_does_not_see(connection: Connection) -> None:
-    """Column settings ``compare_metadata`` ignores (migration 0014): the bank
-    files' ciphertext stored without compression attempts, transaction ids
-    ordered bytewise."""
+    """Column settings ``compare_metadata`` ignores: the bank files' ciphertext
+    stored without compression attempts (0014); transaction ids (0014, 0018)
+    and contract numbers (0019) ordered bytewise."""
     settings = connection.execute(sa.text(
         "SELECT attrelid::regclass::text || '.' || attname, attstorage::text, "
         "coalesce(collname, '') FROM pg_attribute LEFT JOIN pg_collation "
         "ON pg_collation.oid = attcollation WHERE (attrelid, attname) IN "
-        "(('bank_upload_parts'::regclass, 'data'), ('bank_lines'::regclass, 'txn_key'))"
+        "(('bank_upload_parts'::regclass, 'data'), ('bank_lines'::regclass, 'txn_key'), "
+        "('loan_events'::regclass, 'external_ref'), ('loans'::regclass, 'contract_no'))"
     )).all()
     assert sorted(settings) == [("bank_lines.txn_key", "x", "C"),
-                                ("bank_upload_parts.data", "e", "")]
+                                ("bank_upload_parts.data", "e", ""),
+                                ("loan_events.external_ref", "x", "C"),
+                                ("loans.contract_no", "x", "C")]
 
 
 def test_database_is_at_the_single_head(connection: Connection) -> None:

@@ -30,6 +30,7 @@ from app.db import (
     CreatedAt,
     ExactDecimal,
     IdPk,
+    bytewise_text,
     enum_type,
 )
 from app.privacy.types import IdNumber, lookup_hash_of
@@ -82,7 +83,7 @@ class Loan(Base):
     )
 
     id: Mapped[IdPk]
-    contract_no: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    contract_no: Mapped[str] = mapped_column(bytewise_text(40), unique=True)
     bank_id: Mapped[int] = mapped_column(ID_TYPE, sa.ForeignKey("banks.id"))
     university_id: Mapped[int] = mapped_column(ID_TYPE, sa.ForeignKey("universities.id"))
     center_id: Mapped[int] = mapped_column(ID_TYPE, sa.ForeignKey("centers.id"), index=True)
