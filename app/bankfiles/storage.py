@@ -104,10 +104,7 @@ class RawReader(io.RawIOBase):
 
     def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
         while not self.buffer and not self.eof:
-            data = self.session.execute(
-                sa.select(BankUploadPart.data).where(
-                    BankUploadPart.upload_id == self.upload_id, BankUploadPart.seq == self.seq)
-            ).scalar_one_or_none()
+            data = _stored_part(self.session, self.upload_id, self.seq)
             if data is None:
                 self.eof = True
             else:
@@ -117,6 +114,25 @@ class RawReader(io.RawIOBase):
         target[:n] = self.buffer[:n]
         self.buffer = self.buffer[n:]
         return n
+
+
+def _stored_part(session: Session, upload_id: int, seq: int) -> bytes | None:
+    """One stored part, decrypted by its column's type (None past the last).  On
+    PostgreSQL the ciphertext is fetched in binary: as text a ``bytea`` comes
+    hex-encoded, twice the bytes and five times the time (0.55 against 0.10 s
+    for the parts of a 60 MB file)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return session.execute(sa.select(BankUploadPart.data).where(
+            BankUploadPart.upload_id == upload_id, BankUploadPart.seq == seq)
+        ).scalar_one_or_none()
+    table = BankUploadPart.__table__
+    cursor = session.connection().connection.cursor()
+    row = cursor.execute(f"SELECT data FROM {table.name} WHERE upload_id = %s AND seq = %s",
+                         (upload_id, seq), binary=True).fetchone()
+    if row is None:
+        return None
+    decrypt = table.c.data.type.result_processor(session.get_bind().dialect, None)
+    return decrypt(bytes(row[0]))
 
 
 def open_raw(session: Session, upload_id: int) -> io.BufferedReader:
