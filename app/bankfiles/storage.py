@@ -126,9 +126,9 @@ def _stored_part(session: Session, upload_id: int, seq: int) -> bytes | None:
             BankUploadPart.upload_id == upload_id, BankUploadPart.seq == seq)
         ).scalar_one_or_none()
     table = BankUploadPart.__table__
-    cursor = session.connection().connection.cursor()
-    row = cursor.execute(f"SELECT data FROM {table.name} WHERE upload_id = %s AND seq = %s",
-                         (upload_id, seq), binary=True).fetchone()
+    with session.connection().connection.cursor() as cursor:
+        row = cursor.execute(f"SELECT data FROM {table.name} WHERE upload_id = %s AND seq = %s",
+                             (upload_id, seq), binary=True).fetchone()
     if row is None:
         return None
     decrypt = table.c.data.type.result_processor(session.get_bind().dialect, None)
