@@ -327,3 +327,20 @@ def test_the_bank_files_job_processes_pending_uploads(db, world, connection):
     db.expire_all()
     assert len(payments(db, world.loans[A])) == 2
     assert_ledger_sound(db)
+
+
+def test_a_file_of_several_parts_is_stored_encrypted_and_read_back_whole(db, world):
+    """Parts are stored encrypted (through the driver's pipeline on PostgreSQL)
+    and read back (in binary there) byte for byte, in order."""
+    from app.bankfiles.storage import PART_BYTES, open_raw
+
+    data = bytes(range(256)) * (PART_BYTES * 5 // 2 // 256) + b"tail"
+    upload, created = world.upload(data)
+    stored = db.scalars(sa.select(sa.type_coerce(BankUploadPart.data, sa.LargeBinary))
+                        .where(BankUploadPart.upload_id == upload.id)
+                        .order_by(BankUploadPart.seq)).all()
+    assert created and len(stored) == 3
+    assert all(bytes(data[i * PART_BYTES:(i + 1) * PART_BYTES]) not in bytes(part)
+               for i, part in enumerate(stored))  # ciphertext, not the bytes
+    with open_raw(db, upload.id) as raw:
+        assert raw.read() == data
