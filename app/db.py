@@ -296,18 +296,21 @@ def sparse_rows(session: Session, query: sa.Select, column: sa.ColumnElement[Any
     return list(session.execute(query.where(one_of(session, column, values))).all())
 
 
-def plain_rows(session: Session, query: sa.Select) -> list[tuple[Any, ...]]:
+def plain_rows(session: Session, query: sa.Select, *, binary: bool = False
+               ) -> list[tuple[Any, ...]]:
     """The rows of ``query`` as the driver gives them (tuples), fetched at once:
     on PostgreSQL through the driver's own cursor, since a SQLAlchemy row costs
     several times the driver's fetch.  For queries whose parameters and results
-    need nothing of their column types (ints, text, booleans, array literals)."""
+    need nothing of their column types (ints, text, booleans, array literals,
+    bytes).  ``binary``: PostgreSQL sends the results in binary (a ``bytea`` as
+    text comes hex-encoded, twice the bytes and five times the time)."""
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         return [tuple(row) for row in connection.execute(query)]
     compiled = query.compile(dialect=connection.dialect)
-    cursor = connection.connection.cursor()
-    cursor.execute(str(compiled), compiled.params)
-    return cursor.fetchall()
+    with connection.connection.cursor() as cursor:
+        cursor.execute(str(compiled), compiled.params, binary=binary)
+        return cursor.fetchall()
 
 
 def _json_values(values: list[Any]) -> sa.TableValuedAlias:

@@ -184,8 +184,7 @@ def _loans_ahead(session: Session, batches: Iterator[list[Record]], reads: Engin
     lookup in the same transaction too.  A connection (a test's, whose data
     no other connection sees) and SQLite do it all in turn, in the batch's
     own session."""
-    engine = reads
-    if engine.dialect.name != "postgresql" or not isinstance(engine, Engine):
+    if reads.dialect.name != "postgresql" or not isinstance(reads, Engine):
         yield ((batch, find_loans(session, batch)) for batch in batches)
         return
 
@@ -193,7 +192,7 @@ def _loans_ahead(session: Session, batches: Iterator[list[Record]], reads: Engin
         batch = next(batches, None)
         if batch is None:
             return None
-        with Session(engine) as own:
+        with Session(reads) as own:
             return batch, find_loans(own, batch)
 
     def ahead(pool: ThreadPoolExecutor) -> Iterator[tuple[list[Record], dict[str, LoanRef]]]:

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.bankfiles.models import BankUploadPart
+from app.db import plain_rows
 from app.errors import TooLarge
 
 PART_BYTES = 1024 * 1024
@@ -117,22 +118,16 @@ class RawReader(io.RawIOBase):
 
 
 def _stored_part(session: Session, upload_id: int, seq: int) -> bytes | None:
-    """One stored part, decrypted by its column's type (None past the last).  On
-    PostgreSQL the ciphertext is fetched in binary: as text a ``bytea`` comes
-    hex-encoded, twice the bytes and five times the time (0.55 against 0.10 s
-    for the parts of a 60 MB file)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return session.execute(sa.select(BankUploadPart.data).where(
-            BankUploadPart.upload_id == upload_id, BankUploadPart.seq == seq)
-        ).scalar_one_or_none()
-    table = BankUploadPart.__table__
-    with session.connection().connection.cursor() as cursor:
-        row = cursor.execute(f"SELECT data FROM {table.name} WHERE upload_id = %s AND seq = %s",
-                             (upload_id, seq), binary=True).fetchone()
-    if row is None:
+    """One stored part, decrypted by its column's type (None past the last).  The
+    ciphertext is fetched as the driver gives it, in binary on PostgreSQL (0.55
+    against 0.10 s for the parts of a 60 MB file, ``plain_rows``)."""
+    column = BankUploadPart.__table__.c.data
+    rows = plain_rows(session, sa.select(sa.type_coerce(column, sa.LargeBinary)).where(
+        BankUploadPart.upload_id == upload_id, BankUploadPart.seq == seq), binary=True)
+    if not rows:
         return None
-    decrypt = table.c.data.type.result_processor(session.get_bind().dialect, None)
-    return decrypt(bytes(row[0]))
+    decrypt = column.type.result_processor(session.get_bind().dialect, None)
+    return decrypt(bytes(rows[0][0]))
 
 
 def open_raw(session: Session, upload_id: int) -> io.BufferedReader:
