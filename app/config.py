@@ -71,7 +71,8 @@ class Settings(BaseSettings):
     rate_limit_uploads_per_minute: int = 20
     rate_limit_uploads_burst: int = 10
 
-    # Personal data at rest (app.privacy): Fernet keys, comma-separated, the
+    # Personal data at rest (app.privacy): Fernet keys (bulk bytes are sealed
+    # under AES-256-GCM keys derived from them), comma-separated, the
     # first encrypts and all decrypt (rotation: put the new key first, run
     # ``loans admin rotate-data-key``, then drop the old one); and the HMAC key
     # of the ID numbers' lookup hash.  Unset: fixed development keys, with a

@@ -50,7 +50,7 @@ def rotate_data_keys(session: Session) -> dict[str, int]:
                 break
             for row in rows:
                 token = row.raw.encode("ascii") if text else bytes(row.raw)
-                rotated = keys.rotate(token)
+                rotated = keys.rotate(token) if text else keys.reseal(token)
                 values = {column.name: sa.type_coerce(
                     rotated.decode("ascii") if text else rotated, column.type.impl)}
                 if isinstance(column.type, IdNumber):

@@ -1,7 +1,8 @@
 """Column types that keep personal data encrypted at rest, callers unchanged.
 
 * ``EncryptedText`` / ``EncryptedBytes``: values are encrypted when written and
-  decrypted when read (also when selected as a column in a Core query).
+  decrypted when read (also when selected as a column in a Core query); text
+  as Fernet tokens, bytes sealed with AES-256-GCM (``app.privacy.crypto``).
 * ``IdNumber``: an ``EncryptedText`` for citizen ID numbers, paired with a
   lookup-hash column of the same table; ``column == "11010519491231002X"``
   (and ``!=``, ``in_``) compare the hashes, so
@@ -37,14 +38,16 @@ class EncryptedText(TypeDecorator[str]):
 
 
 class EncryptedBytes(TypeDecorator[bytes]):
+    """Bulk bytes, sealed (``DataKeys.seal``)."""
+
     impl = sa.LargeBinary
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Any) -> bytes | None:
-        return None if value is None else data_keys().encrypt(bytes(value))
+        return None if value is None else data_keys().seal(bytes(value))
 
     def process_result_value(self, value: Any, dialect: Any) -> bytes | None:
-        return None if value is None else data_keys().decrypt(bytes(value))
+        return None if value is None else data_keys().unseal(bytes(value))
 
 
 def lookup_hash_of(id_number: str | None) -> str | None:

@@ -20,6 +20,7 @@ from app.engine.scenario import state_to_json
 from app.engine.state import read_state
 from app.ledger.models import Account, JournalLeg
 from app.ledger.verify import orphan_legs, trial_balance, unbalanced_entries
+from app.privacy.crypto import SEALED
 from app.servicing.models import EventKind, LoanEvent
 from app.servicing.receipts import CLEARING
 from app.servicing.reconcile import engine_balances, loan_differences
@@ -342,5 +343,8 @@ def test_a_file_of_several_parts_is_stored_encrypted_and_read_back_whole(db, wor
     assert created and len(stored) == 3
     assert all(bytes(data[i * PART_BYTES:(i + 1) * PART_BYTES]) not in bytes(part)
                for i, part in enumerate(stored))  # ciphertext, not the bytes
+    # Sealed (AES-GCM): a header, nonce and tag more than the bytes, no base64.
+    assert [bytes(part)[:3] for part in stored] == [SEALED] * 3
+    assert [len(part) for part in stored] == [PART_BYTES + 35] * 2 + [len(data) % PART_BYTES + 35]
     with open_raw(db, upload.id) as raw:
         assert raw.read() == data

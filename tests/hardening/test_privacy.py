@@ -11,6 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app import audit
+from app.auth.principal import Principal
+from app.bankfiles.models import FileFormat
+from app.bankfiles.service import create_upload
+from app.bankfiles.storage import spool
 from app.config import Settings
 from app.privacy import crypto
 from app.privacy.masking import mask_id_number, redact_id_numbers
@@ -106,3 +110,49 @@ def test_rotation_re_encrypts_and_re_hashes(db: Session, use_keys) -> None:
     assert find_or_create_borrower(db, name="王五", id_number=ID).id == borrower.id
     with pytest.raises(ValueError, match="undecryptable"):
         crypto.DataKeys([old], old_hash).decrypt(after.id_number.encode())
+
+
+def _parts(db: Session, upload_id: int) -> list[bytes]:
+    return [bytes(v) for v in db.execute(sa.text(
+        "SELECT data FROM bank_upload_parts WHERE upload_id = :id ORDER BY seq"),
+        {"id": upload_id}).scalars()]
+
+
+def test_bulk_bytes_are_sealed_and_refused_when_altered(use_keys) -> None:
+    key = crypto.generate_key()
+    use_keys([key], "h")
+    keys = crypto.data_keys()
+    data = ID.encode() * 1000
+    sealed = keys.seal(data)
+    assert sealed.startswith(crypto.SEALED) and ID.encode() not in sealed
+    assert len(sealed) == len(data) + 35 and keys.seal(data) != sealed
+    assert keys.unseal(sealed) == data
+    assert crypto.DataKeys([crypto.generate_key(), key], "h").unseal(sealed) == data
+    for altered in (sealed[:-1] + bytes([sealed[-1] ^ 1]),  # the tag
+                    sealed[:40] + bytes([sealed[40] ^ 1]) + sealed[41:],  # the ciphertext
+                    sealed[:3] + b"\0\0\0\0" + sealed[7:]):  # the key id
+        with pytest.raises(ValueError, match="undecryptable"):
+            keys.unseal(altered)
+    with pytest.raises(ValueError, match="undecryptable"):
+        crypto.DataKeys([crypto.generate_key()], "h").unseal(sealed)
+    # Bytes stored as Fernet tokens (before sealing) are still read.
+    assert keys.unseal(keys.encrypt(data)) == data
+
+
+def test_rotation_reseals_bank_file_parts(db: Session, use_keys, make_bank) -> None:
+    old, new = crypto.generate_key(), crypto.generate_key()
+    use_keys([old], "h")
+    data = b"bank_txn_id,contract_no,id_number\n" * 50_000  # two parts
+    upload, _ = create_upload(db, Principal.operator("test"), file=spool([data], max_bytes=2**30),
+                              format=FileFormat.repayment_csv, bank_id=make_bank().id)
+    db.flush()
+    upload_id = upload.id
+    before = _parts(db, upload_id)
+    use_keys([new, old], "h")
+    assert rotate_data_keys(db)["bank_upload_parts.data"] == len(before) == 2
+    after = _parts(db, upload_id)
+    assert all(a != b and a.startswith(crypto.SEALED) for a, b in zip(after, before, strict=True))
+    use_keys([new], "h")  # the old key retired
+    assert b"".join(crypto.data_keys().unseal(part) for part in after) == data
+    with pytest.raises(ValueError, match="undecryptable"):
+        crypto.DataKeys([old], "h").unseal(after[0])
