@@ -68,7 +68,9 @@ def test_a_kept_portfolio_is_measured_later(tmp_path: Path) -> None:
 def test_a_bare_copy_baseline_is_the_median_of_its_samples() -> None:
     from jobs.bench import COPY_SAMPLES, _median_of
 
-    timings = iter([0.92, 0.69, 1.03])
-    assert COPY_SAMPLES == 3
-    assert _median_of(COPY_SAMPLES, lambda: next(timings)) == 0.92
-    assert next(timings, None) is None  # every sample taken
+    for samples, median in (([0.92, 0.69, 1.03], 0.92), ([0.92, 0.69, 1.03, 0.70, 0.95], 0.92)):
+        timings = iter(samples)
+        assert _median_of(len(samples), timings.__next__) == median
+        assert next(timings, None) is None  # every sample taken
+    # An odd number of several samples: the baseline is a timing measured.
+    assert COPY_SAMPLES > 1 and COPY_SAMPLES % 2 == 1
