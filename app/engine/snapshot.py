@@ -11,15 +11,19 @@ resumed machine decides exactly what an uninterrupted run decides from the
 snapshot's day on (tests/engine/test_snapshot.py), but its history lists are
 short: read totals from a full run (``app.servicing.service.loan_state``).
 
-The text is compact JSON; decimals as strings (exact), dates ISO.
+The text is compact JSON; decimals as strings (exact), dates ISO.  Written
+and read with orjson: for these values (ASCII only) byte for byte what
+``json.dumps(…, separators=(",", ":"))`` writes, at a tenth of the cost, and
+the nightly job saves and loads a machine per loan serviced.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 from app.engine.events import Plan
 from app.engine.machine import Bill, LoanMachine, Terms
@@ -76,12 +80,12 @@ def dump(machine: LoanMachine) -> str:
         ],
         "contacts": [c.isoformat() for c in machine.contacts if c > day - window],
     }
-    return json.dumps(state, separators=(",", ":"))
+    return orjson.dumps(state).decode()
 
 
 def load(terms: Terms, text: str) -> LoanMachine:
     """A machine that goes on from the saved day exactly as the saved one would."""
-    raw = json.loads(text)
+    raw = orjson.loads(text)
     if raw.get("v") != FORMAT:
         raise ValueError(f"unknown machine snapshot format {raw.get('v')!r}")
     m = LoanMachine(terms)
