@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -454,7 +455,8 @@ def update_rows(session: Session, table: sa.Table, key: str, rows: list[dict[str
     session.execute(sa.text(f"TRUNCATE {temp}"))
     names = (key, *columns)
     temp_table = sa.Table(temp, sa.MetaData(), *(sa.Column(c, table.c[c].type) for c in names))
-    copy_rows(session, temp_table, names, [tuple(row[c] for c in names) for row in rows],
+    values = itemgetter(*names)  # a row's values in order, as a tuple (two names at least)
+    copy_rows(session, temp_table, names, list(map(values, rows)),
               plain=frozenset(names) if plain else frozenset())
     # Without statistics the planner guesses the temporary table's size from
     # its pages and may hash all of ``table`` to join a few thousand rows: a
