@@ -99,7 +99,7 @@ def world(db, connection, make_agreement, make_loan, set_today) -> World:
 
     def lines(upload_id: int) -> dict[int, BankLine]:
         return {x.line_no: x for x in db.scalars(
-            sa.select(BankLine).where(BankLine.upload_id == upload_id))}
+            sa.select(BankLine).where(BankLine.upload_id == upload_id).order_by(BankLine.line_no))}
 
     def apply() -> None:
         """The nightly job's chunk over every loan: posted lines become events, applied."""
