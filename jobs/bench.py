@@ -40,8 +40,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -146,6 +148,29 @@ def peak_rss_mb() -> int:
     return round(max(own, children) / 1024)
 
 
+@contextmanager
+def polling(command: list[str], n: int, env: dict[str, str]) -> Iterator[list[subprocess.Popen]]:
+    """``n`` processes of ``command`` (workers), each once it has logged that it is
+    looking for work; terminated on exit.  A thread each reads the rest of its
+    log: a pipe nobody reads fills up (64 KiB, a few hundred chunks' log
+    lines) and the worker then blocks on its next line, its chunk's
+    transaction open, and the run never ends."""
+    procs = [subprocess.Popen(command, cwd=REPO_ROOT, env=env, stderr=subprocess.PIPE, text=True)
+             for _ in range(n)]
+    try:
+        for p in procs:
+            while "looking for work" not in (p.stderr.readline() or "looking for work"):
+                pass
+            # deque(lines, maxlen=0): each line read and dropped, as it comes
+            threading.Thread(target=deque, args=(p.stderr, 0), daemon=True).start()
+        yield procs
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait()
+
+
 class Bench:
     def __init__(self, engine: Engine, *, workers: int, log=print) -> None:
         self.engine = engine
@@ -209,13 +234,8 @@ class Bench:
     def run_job_timed(self, day: dt.date) -> tuple[float, JobRun]:
         """Workers already polling; the time from enqueue to the run's end."""
         env = os.environ | {"LOANS_DATABASE_URL": self.url}
-        procs = [subprocess.Popen([sys.executable, "-m", "app.cli", "worker", "--poll", "0.05"],
-                                  cwd=REPO_ROOT, env=env, stderr=subprocess.PIPE, text=True)
-                 for _ in range(self.workers)]
-        try:
-            for p in procs:
-                while "looking for work" not in (p.stderr.readline() or "looking for work"):
-                    pass
+        command = [sys.executable, "-m", "app.cli", "worker", "--poll", "0.05"]
+        with polling(command, self.workers, env):
             started = time.perf_counter()
             with session_scope(self.factory) as session:
                 run_id = runner.enqueue(session, daily.NAME, day).id
@@ -226,11 +246,6 @@ class Bench:
                     session.rollback()
                     time.sleep(0.02)
             seconds = time.perf_counter() - started
-        finally:
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                p.wait()
         return seconds, self._finished(run_id)
 
     # -- the bare baselines
