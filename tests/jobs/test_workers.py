@@ -21,6 +21,7 @@ from app.config import REPO_ROOT
 from app.db import make_engine, make_session_factory, run_migrations, session_scope
 from app.ledger.models import JournalEntry
 from jobs import daily, runner
+from jobs.bench import polling
 from jobs.models import ChunkStatus, JobChunk, JobRun, RunStatus
 from tests.jobs.portfolio import assert_matches_simulation, build, record_until
 
@@ -31,10 +32,14 @@ def _url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=False)
 
 
+def _env(engine: Engine) -> dict[str, str]:
+    return os.environ | {"LOANS_DATABASE_URL": _url(engine), "LOANS_JOBS_CHUNK_SIZE": "1"}
+
+
 def _worker(engine: Engine, *args: str) -> subprocess.Popen:
-    env = os.environ | {"LOANS_DATABASE_URL": _url(engine), "LOANS_JOBS_CHUNK_SIZE": "1"}
     return subprocess.Popen([sys.executable, "-m", "app.cli", "worker", *args], cwd=REPO_ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=_env(engine), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
 
 
 def _portfolio(engine: Engine, n: int, *, dirty: bool) -> list[int]:
@@ -89,10 +94,8 @@ def _check_date_done_once(engine: Engine, run_id: int,
 @pytest.mark.pg_only
 def test_two_workers_process_a_date_once(committed_engine: Engine) -> None:
     loan_ids = _portfolio(committed_engine, 60, dirty=False)
-    workers = [_worker(committed_engine, "--poll", "0.2") for _ in range(2)]
-    try:
-        for w in workers:  # both are polling before there is work
-            assert "looking for work" in w.stderr.readline()
+    command = [sys.executable, "-m", "app.cli", "worker", "--poll", "0.2"]
+    with polling(command, 2, _env(committed_engine)):  # both poll before there is work
         run_id = _enqueue(committed_engine)
         with make_session_factory(committed_engine)() as session:
             for _ in range(600):
@@ -100,11 +103,6 @@ def test_two_workers_process_a_date_once(committed_engine: Engine) -> None:
                 if session.get_one(JobRun, run_id).status in (RunStatus.done, RunStatus.failed):
                     break
                 time.sleep(0.1)
-    finally:
-        for w in workers:
-            w.send_signal(signal.SIGTERM)
-        for w in workers:
-            w.wait(timeout=60)
     chunks = _check_date_done_once(committed_engine, run_id, loan_ids)
     assert {attempts for attempts, _ in chunks} == {1}
     assert len({worker for _, worker in chunks}) == 2  # both took part
