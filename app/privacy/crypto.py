@@ -38,7 +38,7 @@ _BLOCK = 64  # SHA-256's block size, in bytes
 # A sealed value's header: a first byte no Fernet token has (base64 text),
 # a version, then the key's id.
 SEALED = b"\x00G1"
-_KEY_ID, _NONCE = 4, 12
+_KEY_ID, _NONCE, _TAG = 4, 12, 16
 _HEADER = len(SEALED) + _KEY_ID
 
 
@@ -136,6 +136,8 @@ class _SealingKey:
     def unseal(self, value: bytes) -> bytes:
         body = memoryview(value)
         try:
+            if len(body) < _HEADER + _NONCE + _TAG:
+                raise InvalidTag
             return self.aead.decrypt(body[_HEADER:_HEADER + _NONCE], body[_HEADER + _NONCE:],
                                      self.header)
         except InvalidTag:

@@ -130,7 +130,8 @@ def test_bulk_bytes_are_sealed_and_refused_when_altered(use_keys) -> None:
     assert crypto.DataKeys([crypto.generate_key(), key], "h").unseal(sealed) == data
     for altered in (sealed[:-1] + bytes([sealed[-1] ^ 1]),  # the tag
                     sealed[:40] + bytes([sealed[40] ^ 1]) + sealed[41:],  # the ciphertext
-                    sealed[:3] + b"\0\0\0\0" + sealed[7:]):  # the key id
+                    sealed[:3] + b"\0\0\0\0" + sealed[7:],  # the key id
+                    sealed[:10], sealed[:40]):  # cut short
         with pytest.raises(ValueError, match="undecryptable"):
             keys.unseal(altered)
     with pytest.raises(ValueError, match="undecryptable"):
