@@ -32,9 +32,11 @@ has no target in performance.md, so it is printed without a verdict.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+import platform
 import resource
 import statistics
 import subprocess
@@ -428,6 +430,7 @@ def run_bench(*, loans: int, database_url: str, workers: int, repayment_lines: i
     with bench_engine(database_url, keep=keep or build_only, schema=schema) as engine, \
             tempfile.TemporaryDirectory() as tmp:
         bench = Bench(engine, workers=workers, log=log)
+        where = {"machine": machine(), "database_server": database_server(engine)}
         if schema is None:
             log(f"building {loans} loans on {engine.url.get_backend_name()}...")
             build = bench.build(loans)
@@ -442,7 +445,7 @@ def run_bench(*, loans: int, database_url: str, workers: int, repayment_lines: i
             log(f"kept: {engine.url.query.get('options', '')}")
             clock.set_today(None)
             return {"loans": loans, "build": {k: round(v, 1) for k, v in build.items()},
-                    "figures": {}, "peak_rss_mb": peak_rss_mb()}
+                    "figures": {}, "peak_rss_mb": peak_rss_mb(), **where}
         figures: dict[str, Any] = {}
         clock.set_today(ORDINARY_DAY)
         bench.analyze()
@@ -473,11 +476,41 @@ def run_bench(*, loans: int, database_url: str, workers: int, repayment_lines: i
     peak = peak_rss_mb()
     log(f"peak_rss: {peak} MB (target ≤ {PEAK_RSS_TARGET_MB} MB: "
         f"{'met' if peak <= PEAK_RSS_TARGET_MB else 'NOT met'})")
+    log(f"on: {json.dumps(where, ensure_ascii=False)}")
     return {"loans": loans, "database": make_url(database_url).get_backend_name(),
             "workers": workers, "build": {k: round(v, 1) for k, v in build.items()},
             "figures": {k: v for k, v in figures.items() if v is not None},
             "not_measured": [k for k, v in figures.items() if v is None],
-            "peak_rss_mb": peak}
+            "peak_rss_mb": peak, **where}
+
+
+# The server settings the README's figures depend on.
+SERVER_SETTINGS = ("shared_buffers", "effective_cache_size", "work_mem", "maintenance_work_mem",
+                   "max_wal_size", "checkpoint_timeout", "jit", "autovacuum", "synchronous_commit")
+
+
+def machine() -> dict[str, Any]:
+    """What the figures ran on: ratios are comparable on one machine only (a new
+    machine moved the bare ``COPY`` from 0.69 to 0.43 s and the file only from
+    14.5 to 10.3 s)."""
+    model = platform.machine()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+        model = next((line.split(":", 1)[1].strip() for line in cpuinfo
+                      if line.startswith("model name")), model)
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(
+        os, "sysconf") else 0
+    return {"cpu": model, "cores": os.cpu_count(), "memory_gb": round(memory / 2**30, 1),
+            "python": platform.python_version()}
+
+
+def database_server(engine: Engine) -> dict[str, Any]:
+    """The database's version and, on PostgreSQL, ``SERVER_SETTINGS``."""
+    with engine.connect() as conn:
+        if engine.dialect.name != "postgresql":
+            return {"version": f"SQLite {conn.exec_driver_sql('SELECT sqlite_version()').scalar()}"}
+        settings = {name: conn.exec_driver_sql(f"SHOW {name}").scalar()
+                    for name in SERVER_SETTINGS}
+        return {"version": conn.exec_driver_sql("SHOW server_version").scalar(), **settings}
 
 
 def _print(log, name: str, figure: dict[str, Any] | None) -> None:

@@ -5,6 +5,7 @@ the API figure included (jobs/bench_api.py; its own test looks closer)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from app import cli
 from app.db import make_engine
+from jobs.bench import SERVER_SETTINGS
 from tests.conftest import PG_URL
 
 pytestmark = pytest.mark.pg_only
@@ -41,6 +43,11 @@ def test_a_kept_portfolio_is_measured_later(tmp_path: Path) -> None:
     [schema] = _schemas() - before
     built = json.loads((tmp_path / "built.json").read_text())
     assert built["loans"] == LOANS and built["figures"] == {}
+    # what it ran on: the ratios compare within one machine only
+    assert built["machine"]["cores"] == os.cpu_count() and built["machine"]["cpu"]
+    server = built["database_server"]
+    assert server["version"].split(".")[0].isdigit()
+    assert set(server) == {"version", *SERVER_SETTINGS} and server["jit"] in ("on", "off")
     assert f"search_path={schema}" in output
 
     _bench("--schema", schema, "--repayment-lines", "10", "--api-clients", "2",
