@@ -508,9 +508,10 @@ def database_server(engine: Engine) -> dict[str, Any]:
     with engine.connect() as conn:
         if engine.dialect.name != "postgresql":
             return {"version": f"SQLite {conn.exec_driver_sql('SELECT sqlite_version()').scalar()}"}
-        settings = {name: conn.exec_driver_sql(f"SHOW {name}").scalar()
-                    for name in SERVER_SETTINGS}
-        return {"version": conn.exec_driver_sql("SHOW server_version").scalar(), **settings}
+        # current_setting() gives what SHOW does (with units), all in one query
+        names = ("server_version", *SERVER_SETTINGS)
+        values = conn.execute(sa.select(*(sa.func.current_setting(n) for n in names))).one()
+        return {"version": values[0], **dict(zip(SERVER_SETTINGS, values[1:], strict=True))}
 
 
 def _print(log, name: str, figure: dict[str, Any] | None) -> None:

@@ -343,8 +343,11 @@ def test_a_file_of_several_parts_is_stored_encrypted_and_read_back_whole(db, wor
     assert created and len(stored) == 3
     assert all(bytes(data[i * PART_BYTES:(i + 1) * PART_BYTES]) not in bytes(part)
                for i, part in enumerate(stored))  # ciphertext, not the bytes
-    # Sealed (AES-GCM): a header, nonce and tag more than the bytes, no base64.
+    # Sealed (AES-GCM): the bytes, no base64, after a header ("\0G1" and a 4-byte
+    # key id) and a 12-byte nonce, before a 16-byte tag.
+    overhead = len(SEALED) + 4 + 12 + 16
     assert [bytes(part)[:3] for part in stored] == [SEALED] * 3
-    assert [len(part) for part in stored] == [PART_BYTES + 35] * 2 + [len(data) % PART_BYTES + 35]
+    assert [len(part) for part in stored] == [PART_BYTES + overhead] * 2 + [
+        len(data) % PART_BYTES + overhead]
     with open_raw(db, upload.id) as raw:
         assert raw.read() == data
