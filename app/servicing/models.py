@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, validates
+from sqlalchemy.orm import Mapped, Unmapped, mapped_column, unmapped_column, validates
 
 from app.db import (
     BYTEWISE_TEXT,
@@ -89,6 +89,12 @@ class Loan(Base):
     center_id: Mapped[int] = mapped_column(ID_TYPE, sa.ForeignKey("centers.id"), index=True)
     agreement_id: Mapped[int | None] = mapped_column(ID_TYPE, sa.ForeignKey("agreements.id"))
     borrower_id: Mapped[int] = mapped_column(ID_TYPE, sa.ForeignKey("borrowers.id"), index=True)
+    # The borrower's ID-number lookup hash, kept here by the database (migration
+    # 0020), so matching a bank file's line to its loan and borrower is one
+    # index probe, not two.  A column of the table only (``Loan.__table__``):
+    # the application never writes it and no entity, audit record or answer
+    # carries it.
+    borrower_hash: Unmapped[str] = unmapped_column(sa.String(64), server_default="")
     policy_code: Mapped[str] = mapped_column(sa.String(20))
     annual_rate: Mapped[Decimal] = mapped_column(RATE)
     penalty_markup: Mapped[Decimal] = mapped_column(RATE)

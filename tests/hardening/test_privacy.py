@@ -21,6 +21,7 @@ from app.privacy.masking import mask_id_number, redact_id_numbers
 from app.privacy.rotation import rotate_data_keys
 from app.servicing.models import Borrower
 from app.servicing.service import find_or_create_borrower
+from tests import factories
 
 ID = "11010519491231002X"
 
@@ -159,3 +160,30 @@ def test_rotation_reseals_bank_file_parts(db: Session, use_keys, make_bank) -> N
     assert b"".join(crypto.data_keys().unseal(part) for part in after) == data
     with pytest.raises(ValueError, match="undecryptable"):
         crypto.DataKeys([old], "h").unseal(after[0])
+
+
+def test_a_loan_carries_its_borrowers_hash_through_rotation(db: Session, use_keys) -> None:
+    """The database keeps ``loans.borrower_hash`` (what a bank file's line is
+    matched against) equal to the borrower's: set when the loan is opened,
+    restored when anything else is written to it, re-hashed with the borrower
+    when the hash key rotates (migration 0020)."""
+    old, new, old_hash, new_hash = (crypto.generate_key() for _ in range(4))
+    use_keys([old], old_hash)
+    loan = factories.make_loan(db, id_number=ID)
+
+    def stored() -> tuple[str, str]:
+        return tuple(db.execute(sa.text(
+            "SELECT l.borrower_hash, b.id_number_hash FROM loans l "
+            "JOIN borrowers b ON b.id = l.borrower_id WHERE l.id = :id"), {"id": loan.id}).one())
+
+    first = crypto.data_keys().lookup_hash(ID)
+    assert stored() == (first, first)
+    db.execute(sa.text("UPDATE loans SET borrower_hash = 'forged' WHERE id = :id"),
+               {"id": loan.id})
+    assert stored() == (first, first)
+
+    use_keys([new, old], new_hash)
+    rotate_data_keys(db)
+    second = crypto.data_keys().lookup_hash(ID)
+    assert second != first
+    assert stored() == (second, second)
