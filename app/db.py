@@ -415,10 +415,12 @@ def _pg_type_name(type_: sa.types.TypeEngine[Any], dialect: Any) -> str:
 
 
 def _copy_processor(type_: sa.types.TypeEngine[Any], dialect: Any) -> Any:
-    """How a value of ``type_`` is written in COPY's text format (JSON as its text)."""
+    """How a value of ``type_`` is written in COPY's text format (JSON as its text):
+    as a statement would bind it, through the dialect's own type (the generic
+    ``NUMERIC``'s processor would turn a ``Decimal`` into a float)."""
     if isinstance(type_, sa.JSON):
         return json.dumps
-    return type_.bind_processor(dialect)
+    return type_.dialect_impl(dialect).bind_processor(dialect)
 
 
 def update_rows(session: Session, table: sa.Table, key: str, rows: list[dict[str, Any]], *,

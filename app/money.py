@@ -16,7 +16,9 @@ from fractions import Fraction
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0")
-_PLAIN = re.compile(r"\d{1,16}(?:\.\d{1,2})?")
+# The largest amount a money column (NUMERIC(18, 2)) holds is below this.
+AMOUNT_LIMIT = Decimal(10) ** 16
+_PLAIN = re.compile(r"\d{1,16}(?:\.\d{1,2})?")  # always below the limit
 
 # Exact accumulation: 50 significant digits is far beyond any sum of daily
 # interest a national portfolio can reach, so accumulation never loses a fen.
@@ -32,7 +34,9 @@ def parse_amount(text: str | int | Decimal, *, allow_zero: bool = False) -> Deci
     """Parse a yuan amount given as a decimal string: at most two decimals.
 
     Raises ``ValueError`` with a readable reason; callers turn it into their own
-    error shape (API 422, file exception line, CLI exit 2).
+    error shape (API 422, file exception line, CLI exit 2).  An amount no money
+    column can hold is refused here too, so it never reaches the database (a
+    bank file's chunk would fail whole on it, again at every retry).
     """
     if type(text) is str and _PLAIN.fullmatch(text):  # the common case, cheaply (bank files)
         value = Decimal(text)
@@ -50,6 +54,8 @@ def parse_amount(text: str | int | Decimal, *, allow_zero: bool = False) -> Deci
         raise ValueError(f"more than two decimals: {text!r}")
     if value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"amount must be positive: {text!r}")
+    if value >= AMOUNT_LIMIT:
+        raise ValueError(f"amount too large (at most 9999999999999999.99): {text!r}")
     return value.quantize(FEN)
 
 

@@ -14,7 +14,7 @@ from app.engine.scenario import run_scenario
 from app.ledger.models import JournalEntry
 from app.ledger.verify import orphan_legs, trial_balance, unbalanced_entries
 from app.reference.models import Bank, University
-from app.servicing.models import EventKind
+from app.servicing.models import EventKind, LoanEvent
 from app.servicing.reconcile import loan_differences
 from app.servicing.service import record_event
 
@@ -202,3 +202,18 @@ def test_schedule_preview_bills_all_principal(db, client, loan_api):
     assert [b["principal"] for b in preview["bills"]][4:] == ["1500.00"] * 4
     # First bill: interest 06-30..09-19 = 82 days × 1.02 = 83.64.
     assert preview["bills"][0]["interest"] == "83.64"
+
+
+def test_an_amount_no_money_column_holds_is_refused_by_name(db, client, loan_api):
+    """Seventeen digits parse as a decimal but fit no NUMERIC(18, 2): a 422 that
+    names the field, and nothing recorded."""
+    loan, bank, uni, post, disburse, graduate = loan_api
+    graduate()
+    before = db.scalar(sa.select(sa.func.count()).select_from(LoanEvent)
+                       .where(LoanEvent.loan_id == loan.id))
+    refused = post("payments", {"value_date": "2026-07-20", "amount": "12345678901234567.00"},
+                   bank, "2026-07-20", status=422)
+    assert refused["error"]["code"] == "validation_error"
+    assert "amount" in json.dumps(refused["error"]) and "too large" in json.dumps(refused["error"])
+    assert db.scalar(sa.select(sa.func.count()).select_from(LoanEvent)
+                     .where(LoanEvent.loan_id == loan.id)) == before
