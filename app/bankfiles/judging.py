@@ -117,11 +117,12 @@ class Line:
 def find_loans(session: Session, records: list[Record]) -> dict[str, LoanRef]:
     """The loans the records' contract numbers name, by contract number.
 
-    The borrower's hash comes with the loan (``borrower_hash``, which the database
-    keeps equal to the borrower's).  Fetched all at once: iterating
-    the result fetches row by row, which costs the driver several microseconds
-    a row; and as the driver gives them (``plain_rows``).  The rows are
-    LoanRef's fields in order, so each becomes one as it is."""
+    The borrower's hash comes with the loan (``borrower_hash``, which the
+    database keeps equal to the borrower's: one index probe a contract).
+    Fetched all at once: iterating the result fetches row by row, which costs
+    the driver several microseconds a row; and as the driver gives them
+    (``plain_rows``).  The rows are LoanRef's fields in order, so each becomes
+    one as it is."""
     contracts = list({c for r in records for c in r.contract_nos})
     if not contracts:
         return {}
