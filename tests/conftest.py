@@ -132,6 +132,19 @@ def pg_schema(prefix: str) -> Iterator[Engine]:
         admin.dispose()
 
 
+@pytest.fixture
+def empty_engine(tmp_path) -> Iterator[Engine]:
+    """A database of its own, not migrated: a file on SQLite, a schema on PostgreSQL
+    (for tests that migrate step by step)."""
+    if not ON_PG:
+        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+        yield engine
+        engine.dispose()
+        return
+    with pg_schema("migrating") as engine:
+        yield engine
+
+
 # -- factories ----------------------------------------------------------------
 
 

@@ -11,7 +11,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from app.config import REPO_ROOT
+from app.db import make_session_factory, run_migrations, session_scope
 from app.models import Base
+from app.privacy.crypto import data_keys
+from tests import factories
 
 
 def test_models_and_migrations_agree(connection: Connection) -> None:
@@ -42,3 +45,17 @@ def test_database_is_at_the_single_head(connection: Connection) -> None:
     heads = script.get_heads()
     assert len(heads) == 1, f"migrations branch: {heads}"
     assert MigrationContext.configure(connection).get_current_heads() == tuple(heads)
+
+
+def test_0020_gives_existing_loans_their_borrowers_hash(empty_engine, set_today) -> None:
+    """Loans written before migration 0020 get the hash the database keeps from then on."""
+    run_migrations(empty_engine, "0019_contracts_bytewise")
+    set_today("2025-10-01")
+    with session_scope(make_session_factory(empty_engine)) as session:
+        loan_id = factories.make_loan(session, id_number="11010519491231002X").id
+    run_migrations(empty_engine)
+    with empty_engine.connect() as conn:
+        kept, borrowers = conn.execute(sa.text(
+            "SELECT l.borrower_hash, b.id_number_hash FROM loans l "
+            "JOIN borrowers b ON b.id = l.borrower_id WHERE l.id = :id"), {"id": loan_id}).one()
+    assert kept == borrowers == data_keys().lookup_hash("11010519491231002X")

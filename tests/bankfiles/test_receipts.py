@@ -7,16 +7,13 @@ to it by its migration."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 
-import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from app.bankfiles.application import apply_pending, pending_loans, receipts_difference
 from app.bankfiles.models import Outcome
-from app.db import make_engine, make_session_factory, run_migrations, session_scope
+from app.db import make_session_factory, run_migrations, session_scope
 from app.ledger.models import Account, JournalEntry, JournalLeg
 from app.ledger.service import NewEntry, balanced_legs, loan_balances, post
 from app.servicing.models import EventKind, Loan, LoanEvent
@@ -26,7 +23,6 @@ from app.servicing.service import record_event, run_loan
 from tests import factories
 from tests.bankfiles.conftest import BUSINESS_DATE, A, B, payments
 from tests.bankfiles.test_files import account_total, assert_ledger_sound, clearing_balance
-from tests.conftest import ON_PG, pg_schema
 from tests.jobs.portfolio import assert_matches_simulation
 
 HEAD = "bank_txn_id,contract_no,id_number,amount,value_date,type,reverses\n"
@@ -175,18 +171,6 @@ def test_an_api_payment_is_receipted_and_applied_at_once(db, world, client):
     db.expire_all()
     assert cash(db) == before and clearing_balance(db) == 0
     assert_ledger_sound(db)
-
-
-@pytest.fixture
-def empty_engine(tmp_path) -> Iterator[Engine]:
-    """A database of its own, not migrated: a file on SQLite, a schema on PostgreSQL."""
-    if not ON_PG:
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-        yield engine
-        engine.dispose()
-        return
-    with pg_schema("migrating") as engine:
-        yield engine
 
 
 def test_the_migration_books_past_payments_in_two_steps(empty_engine, set_today):
