@@ -32,6 +32,7 @@ from sqlalchemy.types import TypeDecorator
 
 from app.clock import now_utc
 from app.config import REPO_ROOT
+from app.money import MONEY_DIGITS, MONEY_PLACES
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -137,7 +138,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return None if value is None else Decimal(value)
 
 
-MONEY = ExactNumeric(18, 2)
+MONEY = ExactNumeric(MONEY_DIGITS, MONEY_PLACES)
 RATE = ExactNumeric(9, 6)
 
 

@@ -16,8 +16,10 @@ from fractions import Fraction
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0")
-# The largest amount a money column (NUMERIC(18, 2)) holds is below this.
-AMOUNT_LIMIT = Decimal(10) ** 16
+# A money column is NUMERIC(MONEY_DIGITS, MONEY_PLACES) (``app.db.MONEY``, fen):
+# every amount it holds is below AMOUNT_LIMIT.
+MONEY_DIGITS, MONEY_PLACES = 18, 2
+AMOUNT_LIMIT = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES)
 _PLAIN = re.compile(r"\d{1,16}(?:\.\d{1,2})?")  # always below the limit
 
 # Exact accumulation: 50 significant digits is far beyond any sum of daily
@@ -55,7 +57,7 @@ def parse_amount(text: str | int | Decimal, *, allow_zero: bool = False) -> Deci
     if value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"amount must be positive: {text!r}")
     if value >= AMOUNT_LIMIT:
-        raise ValueError(f"amount too large (at most 9999999999999999.99): {text!r}")
+        raise ValueError(f"amount too large (at most {AMOUNT_LIMIT - FEN}): {text!r}")
     return value.quantize(FEN)
 
 

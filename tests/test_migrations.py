@@ -15,6 +15,7 @@ from app.db import make_session_factory, run_migrations, session_scope
 from app.models import Base
 from app.privacy.crypto import data_keys
 from tests import factories
+from tests.hardening.test_privacy import borrower_hashes
 
 
 def test_models_and_migrations_agree(connection: Connection) -> None:
@@ -55,7 +56,5 @@ def test_0020_gives_existing_loans_their_borrowers_hash(empty_engine, set_today)
         loan_id = factories.make_loan(session, id_number="11010519491231002X").id
     run_migrations(empty_engine)
     with empty_engine.connect() as conn:
-        kept, borrowers = conn.execute(sa.text(
-            "SELECT l.borrower_hash, b.id_number_hash FROM loans l "
-            "JOIN borrowers b ON b.id = l.borrower_id WHERE l.id = :id"), {"id": loan_id}).one()
+        kept, borrowers = borrower_hashes(conn, loan_id)
     assert kept == borrowers == data_keys().lookup_hash("11010519491231002X")

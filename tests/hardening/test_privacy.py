@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app import audit
@@ -170,20 +171,21 @@ def test_a_loan_carries_its_borrowers_hash_through_rotation(db: Session, use_key
     old, new, old_hash, new_hash = (crypto.generate_key() for _ in range(4))
     use_keys([old], old_hash)
     loan = factories.make_loan(db, id_number=ID)
-
-    def stored() -> tuple[str, str]:
-        return tuple(db.execute(sa.text(
-            "SELECT l.borrower_hash, b.id_number_hash FROM loans l "
-            "JOIN borrowers b ON b.id = l.borrower_id WHERE l.id = :id"), {"id": loan.id}).one())
-
     first = crypto.data_keys().lookup_hash(ID)
-    assert stored() == (first, first)
+    assert borrower_hashes(db, loan.id) == (first, first)
     db.execute(sa.text("UPDATE loans SET borrower_hash = 'forged' WHERE id = :id"),
                {"id": loan.id})
-    assert stored() == (first, first)
+    assert borrower_hashes(db, loan.id) == (first, first)
 
     use_keys([new, old], new_hash)
     rotate_data_keys(db)
     second = crypto.data_keys().lookup_hash(ID)
     assert second != first
-    assert stored() == (second, second)
+    assert borrower_hashes(db, loan.id) == (second, second)
+
+
+def borrower_hashes(db: Session | Connection, loan_id: int) -> tuple[str, str]:
+    """The hash kept on the loan's row and its borrower's, as stored."""
+    return tuple(db.execute(sa.text(
+        "SELECT l.borrower_hash, b.id_number_hash FROM loans l "
+        "JOIN borrowers b ON b.id = l.borrower_id WHERE l.id = :id"), {"id": loan_id}).one())
