@@ -17,7 +17,8 @@ The portfolio (dates fixed, so every run is the same):
   reportable defaults.
 Serviced through 2027-12-04; the ordinary day is 2027-12-05 (nothing due),
 the due day 2027-12-20 (every loan billed; NSL-1999 loans also claim), then
-a repayment file valued 2027-12-21 (upload to its receipts posted: the
+a repayment file valued 2027-12-21 (upload to its receipts posted by the
+``bank_files`` job's workers: the
 ``repayment_file`` figure), that date's nightly job, which applies the
 file's payments (timed as ``repayment_application``, printed without a
 verdict: it has no target, and it also does the date's own work, every
@@ -233,14 +234,18 @@ class Bench:
             raise RuntimeError(f"job run {run_id} is {run.status.value}: {run.error}")
         return run
 
-    def run_job_timed(self, day: dt.date) -> tuple[float, JobRun]:
-        """Workers already polling; the time from enqueue to the run's end."""
+    def run_job_timed(self, day: dt.date, job: str = daily.NAME,
+                      before: Callable[[], object] | None = None) -> tuple[float, JobRun]:
+        """Workers already polling; the time from enqueue (from ``before``, when
+        given: what the job is to work on arriving) to the run's end."""
         env = os.environ | {"LOANS_DATABASE_URL": self.url}
         command = [sys.executable, "-m", "app.cli", "worker", "--poll", "0.05"]
         with polling(command, self.workers, env):
             started = time.perf_counter()
+            if before is not None:
+                before()
             with session_scope(self.factory) as session:
-                run_id = runner.enqueue(session, daily.NAME, day).id
+                run_id = runner.enqueue(session, job, day).id
             with self.factory() as session:
                 while session.get_one(JobRun, run_id).status not in (RunStatus.done,
                                                                      RunStatus.failed):
@@ -319,7 +324,7 @@ class Bench:
     def repayment_file(self, lines: int, workdir: Path) -> dict[str, float] | None:
         try:
             from app.bankfiles.bench import upload_file, write_repayments
-            from app.bankfiles.processing import process_pending
+            from jobs import bankfiles
         except ImportError:
             return None
         with self.factory() as session:
@@ -331,12 +336,14 @@ class Bench:
         write_repayments(path, lines=lines, loans=loans, post_every=1, value_date=FILE_DAY)
         baseline = _median_of(COPY_SAMPLES, lambda: self.bare_copy_in(path))
         clock.set_today(FILE_DAY)
-        started = time.perf_counter()
-        with session_scope(self.factory) as session:
-            upload_file(session, bank_id, path)
-        process_pending(self.factory, FILE_DAY)
-        seconds = time.perf_counter() - started
-        return _figure(seconds, baseline, lines=lines)
+
+        def upload() -> None:
+            with session_scope(self.factory) as session:
+                upload_file(session, bank_id, path)
+
+        seconds, run = self.run_job_timed(FILE_DAY, bankfiles.NAME, before=upload)
+        return _figure(seconds, baseline, lines=lines, chunks=run.chunks_total,
+                       workers=self.workers)
 
     def default_list(self, workdir: Path) -> dict[str, float] | None:
         try:

@@ -58,3 +58,26 @@ def test_0020_gives_existing_loans_their_borrowers_hash(empty_engine, set_today)
     with empty_engine.connect() as conn:
         kept, borrowers = borrower_hashes(conn, loan_id)
     assert kept == borrowers == data_keys().lookup_hash("11010519491231002X")
+
+
+def test_0021_gives_an_upload_part_way_one_chunk_of_its_lines_left(empty_engine) -> None:
+    """An upload being processed when 0021 runs (its lines up to ``lines_done``
+    posted in order) goes on as one chunk of the lines left; others get none."""
+    run_migrations(empty_engine, "0020_loans_borrower_hash")
+    with session_scope(make_session_factory(empty_engine)) as session:
+        bank_id = factories.make_bank(session).id
+    insert = sa.text(
+        "INSERT INTO bank_uploads (bank_id, format, filename, sha256, size_bytes, status, "
+        "lines_total, lines_done, uploaded_by, created_at) VALUES (:bank, 'repayment_csv', "
+        "'f.csv', :sha, 10, :status, :total, :done, 'bank', '2026-11-27 00:00:00+00')")
+    with empty_engine.begin() as conn:
+        for sha, status, total, done in (("a", "processing", 10, 4), ("b", "done", 10, 10),
+                                         ("c", "pending", None, 0)):
+            conn.execute(insert, {"bank": bank_id, "sha": sha, "status": status,
+                                  "total": total, "done": done})
+    run_migrations(empty_engine)
+    with empty_engine.connect() as conn:
+        chunks = conn.execute(sa.text(
+            "SELECT u.sha256, c.seq, c.first_line, c.last_line, c.byte_start, c.done_at "
+            "FROM bank_upload_chunks c JOIN bank_uploads u ON u.id = c.upload_id")).all()
+    assert [tuple(c) for c in chunks] == [("a", 1, 5, 10, None, None)]

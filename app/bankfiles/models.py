@@ -115,7 +115,7 @@ class BankUpload(Base):
     fault_code: Mapped[str | None] = mapped_column(sa.String(40))
     fault_message: Mapped[str | None] = mapped_column(sa.Text)
     lines_total: Mapped[int | None] = mapped_column(sa.Integer)
-    # Lines whose outcome is committed; processing resumes after them.
+    # Lines whose outcome is committed (the sum of its chunks done).
     lines_done: Mapped[int] = mapped_column(sa.Integer, default=0)
     uploaded_by: Mapped[str] = mapped_column(sa.String(200))
     created_at: Mapped[CreatedAt]
@@ -134,6 +134,26 @@ class BankUploadPart(Base):
     # It holds ID numbers.  Ciphertext does not compress: PostgreSQL stores it
     # out of line without trying to (``STORAGE EXTERNAL``, migration 0014).
     data: Mapped[bytes] = mapped_column(EncryptedBytes())
+
+
+class BankUploadChunk(Base):
+    """Lines ``first_line`` to ``last_line`` of a checked upload, posted in one
+    transaction (a chunk of the ``bank_files`` job).  A plain file whose
+    chunks name no transaction in common is cut into chunks of
+    ``bankfile_chunk_lines``, which workers post at once, in any order; any
+    other file is one chunk, its lines posted in turn (``parsers._Cuts``)."""
+
+    __tablename__ = "bank_upload_chunks"
+    __table_args__ = (sa.UniqueConstraint("upload_id", "seq"),)
+
+    id: Mapped[IdPk]
+    upload_id: Mapped[int] = mapped_column(ID_TYPE, sa.ForeignKey("bank_uploads.id"))
+    seq: Mapped[int] = mapped_column(sa.Integer)
+    first_line: Mapped[int] = mapped_column(sa.Integer)
+    last_line: Mapped[int] = mapped_column(sa.Integer)
+    # Where ``first_line`` starts in the raw file; None: the file is read from its start.
+    byte_start: Mapped[int | None] = mapped_column(sa.BigInteger)
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 # A posted line whose loan event is not recorded yet: the next servicing applies it.

@@ -27,6 +27,7 @@ from operator import itemgetter
 from typing import IO, Any, NamedTuple
 from xml.etree.ElementTree import Element, ParseError
 
+import numpy as np
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
@@ -90,27 +91,45 @@ def normalise_encoding(name: str | None) -> str | None:
     return _ALIASES.get(key, key)
 
 
-def check(opener: Opener, fmt: FileFormat, declared_encoding: str | None) -> tuple[str | None, int]:
-    """Read the whole file once: (encoding used, number of records) or ``FileFault``."""
+class Checked(NamedTuple):
+    """What the whole-file check found: the encoding used (CSV), the number of
+    records, and where the records may be cut into runs processed apart:
+    (first line, byte offset of that line) of each run, or None when the file
+    must be processed in one piece (``_Cuts``)."""
+
+    encoding: str | None
+    lines: int
+    cuts: list[tuple[int, int]] | None
+
+
+def check(opener: Opener, fmt: FileFormat, declared_encoding: str | None, *,
+          run_lines: int | None = None) -> Checked:
+    """Read the whole file once: what ``Checked`` says, or ``FileFault``.
+    ``run_lines``: the lines of a run, should the file be cut (None: it is not)."""
     if fmt in CAMT:
-        return None, _check_camt(opener, fmt)
+        return Checked(None, _check_camt(opener, fmt), None)
     candidates = [declared_encoding] if declared_encoding else list(DETECT_ENCODINGS)
     for encoding in candidates:
         try:
-            return encoding, _check_csv(opener, fmt, encoding)
+            return Checked(encoding, *_check_csv(opener, fmt, encoding, run_lines))
         except UnicodeDecodeError:
             continue
     tried = " or ".join(candidates)
     raise FileFault("bad_encoding", f"the file cannot be read as {tried}")
 
 
-def records(opener: Opener, fmt: FileFormat, encoding: str | None,
-            batch: int) -> Iterator[list[Record]]:
-    """The file's records in batches of ``batch`` (after a successful ``check``)."""
-    runs = (map(_one, _camt_records(opener(), fmt)) if fmt in CAMT
-            else _csv_records(opener, fmt, encoding or DETECT_ENCODINGS[0]))
+def records(opener: Opener, fmt: FileFormat, encoding: str | None, batch: int, *,
+            first: int = 1, after: int = 0) -> Iterator[list[Record]]:
+    """The file's records from line ``first`` on, in batches of ``batch`` (after a
+    successful ``check``).  ``after``: the lines before the file's first (a
+    chunk's lines behind the header: numbered on from the chunk's first)."""
+    runs: Iterable[list[Record]] = (
+        map(_one, _camt_records(opener(), fmt)) if fmt in CAMT
+        else _csv_records(opener, fmt, encoding or DETECT_ENCODINGS[0], after))
     chunk: list[Record] = []
     for run in runs:
+        if run and run[0].line_no < first:
+            run = [r for r in run if r.line_no >= first]
         chunk.extend(run)
         while len(chunk) >= batch:
             yield chunk[:batch]
@@ -245,20 +264,24 @@ class _Csv:
             yield self.line_no, fields
 
 
-def _check_csv(opener: Opener, fmt: FileFormat, encoding: str) -> int:
-    """The number of lines; the trailer, when there is one, must match them.
+def _check_csv(opener: Opener, fmt: FileFormat, encoding: str, run_lines: int | None
+               ) -> tuple[int, list[tuple[int, int]] | None]:
+    """The number of lines (the trailer, when there is one, must match them) and
+    the cuts (``_Cuts``).
 
     A uniform block of text (every line with the header's number of fields, no
     TRAILER) is counted without a Python loop over its lines (``map`` over
     string methods); amounts are tallied by text, each distinct one parsed
     once, and only for a file whose end mentions a trailer (else a file that
     has one after all is read again, tallying)."""
-    count, trailer, total = _scan_csv(opener, fmt, encoding, tally=_ends_in_trailer(opener))
+    cuts = _Cuts(opener, fmt, encoding, run_lines) if run_lines else None
+    count, trailer, total = _scan_csv(opener, fmt, encoding, cuts,
+                                      tally=_ends_in_trailer(opener))
     if trailer is not None and total is None:
-        count, trailer, total = _scan_csv(opener, fmt, encoding, tally=True)
+        count, trailer, total = _scan_csv(opener, fmt, encoding, None, tally=True)
     if trailer is not None:
         _check_trailer(trailer, count, total or ZERO)
-    return count
+    return count, cuts and cuts.found()
 
 
 def _ends_in_trailer(opener: Opener) -> bool:
@@ -273,8 +296,8 @@ def _ends_in_trailer(opener: Opener) -> bool:
         return b"trailer" in stream.read().lower()
 
 
-def _scan_csv(opener: Opener, fmt: FileFormat, encoding: str, *, tally: bool
-              ) -> tuple[int, tuple[str, ...] | None, Decimal | None]:
+def _scan_csv(opener: Opener, fmt: FileFormat, encoding: str, cuts: _Cuts | None, *,
+              tally: bool) -> tuple[int, tuple[str, ...] | None, Decimal | None]:
     """(lines, the trailer's fields or None, the amounts' total or None if not tallied)."""
     csv_file = _Csv(opener, fmt, encoding)
     amount_at = csv_file.positions[csv_file.columns.index("amount")]
@@ -284,10 +307,13 @@ def _scan_csv(opener: Opener, fmt: FileFormat, encoding: str, *, tally: bool
         lines = csv_file.uniform(block)
         if lines is not None:
             if tally:
-                amounts.update(map(itemgetter(amount_at),
-                                   map(str.split, lines, repeat(","), repeat(amount_at + 1))))
+                amounts.update(_field(lines, amount_at, csv_file.width))
+            if cuts is not None:
+                cuts.add(lines, csv_file)
             csv_file.line_no += len(lines)
             continue
+        if cuts is not None:
+            cuts.irregular(block, csv_file)
         for line_no, fields in csv_file.rows_of(csv_file.split(block)):
             if line_no == 0:
                 trailer = fields
@@ -300,6 +326,99 @@ def _scan_csv(opener: Opener, fmt: FileFormat, encoding: str, *, tally: bool
         with contextlib.suppress(ValueError):
             total += parse_amount(text) * times
     return csv_file.line_no, trailer, total
+
+
+def _field(lines: list[str], at: int, width: int) -> Iterator[str]:
+    """Field ``at`` (unstripped) of each of uniform lines, split from the
+    nearer end."""
+    if at < width // 2:
+        return map(itemgetter(at), map(str.split, lines, repeat(","), repeat(at + 1)))
+    return map(itemgetter(at - width), map(str.rsplit, lines, repeat(","), repeat(width - at)))
+
+
+class _Cuts:
+    """Where a CSV file may be cut into runs of ``size`` lines that are
+    processed apart (by several workers at once), found while it is checked.
+
+    Only a plain file is cut: its header the first physical line, then one
+    record a line (no quotes, no blank line; a TRAILER may end it), so that
+    the byte offset where a run's first line starts is counted here and the
+    run can be read from there.  Nor is a file whose runs are tied: a
+    transaction id named in two runs (as a line's own id, or as the payment a
+    reversal reverses) is decided by line order (a repeated id is a duplicate
+    of its first line; a reversal needs its payment posted first), so such a
+    file goes in one piece, its lines in turn.  Ids are compared by their
+    hashes (8 bytes a line, not the strings): a collision only keeps a file
+    whole.
+    """
+
+    def __init__(self, opener: Opener, fmt: FileFormat, encoding: str, size: int) -> None:
+        with opener() as stream:
+            head = stream.readline()
+        # Offsets are counted by encoding the lines again: without a BOM, and
+        # only in an encoding that writes the ASCII it reads as ASCII.
+        self.encoding = "utf-8" if encoding == "utf-8-sig" else encoding
+        self.plain = (bool(head.strip()) and b'"' not in head
+                      and ",\n".encode(self.encoding) == b",\n")
+        self.offset = len(head)  # the bytes before the next line (a BOM included)
+        self.size, self.lines = size, 0
+        self.cuts: list[tuple[int, int]] = []
+        self.keys: list[np.ndarray] = []
+        self.runs: list[np.ndarray] = []
+        columns = CSV_COLUMNS[fmt]
+        self.named = [columns.index("bank_txn_id")] + (
+            [columns.index("reverses")] if "reverses" in columns else [])
+
+    def add(self, lines: list[str], csv_file: _Csv) -> None:
+        """Uniform data lines, in order."""
+        if not self.plain:
+            return
+        done, n = self.lines, len(lines)
+        cut = -(-done // self.size) * self.size
+        while cut < done + n:
+            self.cuts.append((cut + 1, self.offset + self._bytes(lines[:cut - done])))
+            cut += self.size
+        self.offset += self._bytes(lines)
+        self.lines += n
+        runs = np.arange(done, done + n, dtype=np.int64) // self.size
+        for column in self.named:
+            ids = np.array(list(map(str.strip, _field(lines, csv_file.positions[column],
+                                                      csv_file.width))), dtype=object)
+            named = ids != ""
+            self.keys.append(np.fromiter(map(hash, ids[named]), np.int64))
+            self.runs.append(runs[named])
+
+    def irregular(self, block: str | list[list[str]], csv_file: _Csv) -> None:
+        """A block that is not uniform: the file stays plain only if the block is
+        uniform lines ended by the TRAILER (or the TRAILER alone)."""
+        if not self.plain:
+            return
+        if isinstance(block, list):
+            self.plain = all(row and row[0].strip().upper() == "TRAILER" for row in block)
+            return
+        lines = block.split("\n")[:-1]
+        trailer = lines.pop() if lines else ""
+        body = block[:len(block) - len(trailer) - 1]
+        if (trailer.split(",", 1)[0].strip().upper() != "TRAILER"
+                or "trailer" in body.lower() or '"' in block
+                or not set(map(str.count, lines, repeat(","))) <= {csv_file.width - 1}):
+            self.plain = False
+            return
+        self.add(lines, csv_file)
+
+    def _bytes(self, lines: list[str]) -> int:
+        return len("\n".join(lines).encode(self.encoding)) + 1 if lines else 0
+
+    def found(self) -> list[tuple[int, int]] | None:
+        """The cuts, or None: the file goes in one piece."""
+        if not self.plain or len(self.cuts) < 2:
+            return None
+        keys, runs = np.concatenate(self.keys), np.concatenate(self.runs)
+        order = np.argsort(keys, kind="stable")
+        keys, runs = keys[order], runs[order]
+        if np.any((keys[1:] == keys[:-1]) & (runs[1:] != runs[:-1])):
+            return None
+        return self.cuts
 
 
 def _check_trailer(trailer: tuple[str, ...], count: int, total: Decimal) -> None:
@@ -315,9 +434,11 @@ def _check_trailer(trailer: tuple[str, ...], count: int, total: Decimal) -> None
                         f"the file has {count} lines totalling {total}")
 
 
-def _csv_records(opener: Opener, fmt: FileFormat, encoding: str) -> Iterator[list[Record]]:
+def _csv_records(opener: Opener, fmt: FileFormat, encoding: str, after: int
+                 ) -> Iterator[list[Record]]:
     """The records of each block: a uniform block's made column by column."""
     csv_file = _Csv(opener, fmt, encoding)
+    csv_file.line_no = after
     for block in csv_file.blocks():
         lines = csv_file.uniform(block)
         if lines is None:

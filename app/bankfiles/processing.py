@@ -1,24 +1,28 @@
 """Processing an upload: the whole-file check, then its lines in chunks.
 
-Each chunk is one transaction: its lines are judged against a few bulk
-lookups (``app.bankfiles.judging``), written with one bulk insert (``COPY``
-on PostgreSQL), the money of its posted repayments and reversals receipted
-in the ledger (one entry per value date, ``app.servicing.receipts``), one
-audit record names its line range, and the upload's ``lines_done`` cursor
-moves past it.  No loan event is recorded and no engine runs here: a posted
-line waits, matched to its loan, until the loan is next serviced (the
-nightly job, after the bank files job), when ``app.bankfiles.application``
-records its loan event and the engine applies it — cash posting now,
-payment application at night.  Disbursement confirmations (small files)
-are recorded line by line through origination, which services the loan.
+The check (``check_upload``) reads the whole file once and cuts it into
+chunks of lines (``BankUploadChunk``): a plain file whose chunks name no
+transaction in common into chunks of ``bankfile_chunk_lines``, which may be
+posted at once and in any order (several workers of the ``bank_files``
+job); any other file into one chunk, its lines posted in turn.
 
-A process killed part-way loses at most the open chunk; running the
-processing again skips the lines already done and finishes the file.
+Each chunk is one transaction: its lines are judged in batches against a
+few bulk lookups (``app.bankfiles.judging``), written with one bulk insert
+(``COPY`` on PostgreSQL), the money of its posted repayments and reversals
+receipted in the ledger (one entry per value date and batch,
+``app.servicing.receipts``), one audit record names each batch's line
+range, and the upload counts the chunk's lines done.  No loan event is
+recorded and no engine runs here: a posted line waits, matched to its loan,
+until the loan is next serviced (the nightly job, after the bank files
+job), when ``app.bankfiles.application`` records its loan event and the
+engine applies it — cash posting now, payment application at night.
+Disbursement confirmations (small files) are recorded line by line through
+origination, which services the loan.
+
+A process killed part-way loses at most its open chunk; running the
+processing again skips the chunks already done and finishes the file.
 ``(bank_id, txn_key)`` being unique, nothing can post a bank transaction
-twice; the upload's row is locked for each chunk (a second runner of the
-upload waits, then skips what the first did) and so is the bank's (runners
-of two uploads of one bank judge their chunks in turn, each seeing the
-other's transactions).
+twice.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -42,6 +46,7 @@ from app.bankfiles.judging import POSTED_COLUMNS, Judge, Line, LoanRef, find_loa
 from app.bankfiles.models import (
     BankLine,
     BankUpload,
+    BankUploadChunk,
     ExceptionStatus,
     FileFormat,
     Outcome,
@@ -70,104 +75,144 @@ def process_upload(
     session_factory: sessionmaker[Session], upload_id: int, *, business_date: dt.date,
     chunk_lines: int | None = None, reads: Engine | Connection | None = None,
 ) -> BankUpload:
-    """Check the file (once) and post its lines; safe to run again after a crash.
+    """Check the file (once), then post its chunks not yet done, in order, each
+    in a transaction of its own; safe to run again after a crash, and beside
+    workers posting the same upload's chunks (a chunk done meanwhile is
+    skipped).
 
     ``reads``: what the look-ahead may read the loans through, when not the
-    sessions' own bind (``_loans_ahead``): the ``bank_files`` job's sessions
-    are joined to its runner's connection, yet in production that runner's
-    bind is an engine, whose other connections see the same loans."""
+    sessions' own bind (``_loans_ahead``)."""
     chunk_lines = chunk_lines or get_settings().bankfile_chunk_lines
-    with ExitStack() as stack:
+    with session_scope(session_factory) as session:
+        check_upload(session, upload_id, chunk_lines)
+        chunks = pending_chunks(session, [upload_id])
+    for chunk_id in chunks:
         with session_scope(session_factory) as session:
-            upload = session.get(BankUpload, upload_id, with_for_update=True)
-            if upload is None:
-                raise NotFound(f"upload {upload_id} not found")
-            if upload.status not in (UploadStatus.pending, UploadStatus.processing):
-                return upload
-            opener = stack.enter_context(local_copy(session, upload_id))
-            if upload.status == UploadStatus.pending:
-                _check_file(session, upload, opener)
-            if upload.status != UploadStatus.processing:
-                return upload
-        return _finish(session_factory, upload_id, opener, business_date, chunk_lines, reads)
-
-
-def _finish(session_factory: sessionmaker[Session], upload_id: int, opener: parsers.Opener,
-            business_date: dt.date, chunk_lines: int,
-            reads: Engine | Connection | None) -> BankUpload:
-    """Post the lines not yet done, then mark the upload done."""
-    with session_factory() as session, cycle_collection_paused():
-        try:
-            _process_lines(session, upload_id, opener, business_date, chunk_lines,
-                           reads or session.get_bind())
-            upload = session.get(BankUpload, upload_id, with_for_update=True,
-                                 populate_existing=True)
-            if upload.status == UploadStatus.processing:
-                before = snapshot(upload)
-                upload.status = UploadStatus.done
-                upload.processed_at = clock.now_utc()
-                record(session, job_principal(upload_id), "bank_upload.processed", upload,
-                       before, snapshot(upload))
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-    return upload
+            post_chunk(session, chunk_id, business_date=business_date,
+                       chunk_lines=chunk_lines, reads=reads)
+    with session_factory() as session:
+        return session.get_one(BankUpload, upload_id)
 
 
 def process_pending(
     session_factory: sessionmaker[Session], business_date: dt.date
 ) -> list[int]:
-    """The scheduler's entry point: process every upload not yet finished, oldest first."""
+    """Process every upload not yet finished, oldest first (``loans bankfiles process``)."""
     with session_scope(session_factory) as session:
-        ids = list(session.scalars(
-            sa.select(BankUpload.id).where(
-                BankUpload.status.in_([UploadStatus.pending, UploadStatus.processing]))
-            .order_by(BankUpload.id)
-        ))
+        ids = unfinished_uploads(session)
     for upload_id in ids:
         process_upload(session_factory, upload_id, business_date=business_date)
     return ids
 
 
-def _check_file(session: Session, upload: BankUpload, opener: parsers.Opener) -> None:
+def unfinished_uploads(session: Session) -> list[int]:
+    return list(session.scalars(
+        sa.select(BankUpload.id).where(
+            BankUpload.status.in_([UploadStatus.pending, UploadStatus.processing]))
+        .order_by(BankUpload.id)))
+
+
+def pending_chunks(session: Session, upload_ids: list[int]) -> list[int]:
+    """The chunks of these uploads not yet done, in file order."""
+    return list(session.scalars(
+        sa.select(BankUploadChunk.id).where(BankUploadChunk.upload_id.in_(upload_ids),
+                                            BankUploadChunk.done_at.is_(None))
+        .order_by(BankUploadChunk.upload_id, BankUploadChunk.seq)))
+
+
+def check_upload(session: Session, upload_id: int, chunk_lines: int | None = None
+                 ) -> BankUpload:
+    """A pending upload checked: rejected, or processing with its chunks cut."""
+    chunk_lines = chunk_lines or get_settings().bankfile_chunk_lines
+    upload = session.get(BankUpload, upload_id, with_for_update=True)
+    if upload is None:
+        raise NotFound(f"upload {upload_id} not found")
+    if upload.status != UploadStatus.pending:
+        return upload
     before = snapshot(upload)
     try:
-        encoding, total = parsers.check(opener, upload.format, upload.declared_encoding)
+        with local_copy(session, upload_id) as opener:
+            checked = parsers.check(opener, upload.format, upload.declared_encoding,
+                                    run_lines=chunk_lines)
     except FileFault as fault:
         upload.status = UploadStatus.rejected
         upload.fault_code, upload.fault_message = fault.code, fault.message
         upload.processed_at = clock.now_utc()
         record(session, job_principal(upload.id), "bank_upload.rejected", upload, before,
                snapshot(upload))
-        return
-    upload.encoding, upload.lines_total = encoding, total
+        return upload
+    upload.encoding, upload.lines_total = checked.encoding, checked.lines
     upload.status = UploadStatus.processing
+    cuts: list[tuple[int, int | None]] = list(checked.cuts or [(1, None)])
+    lasts = [first - 1 for first, _ in cuts[1:]] + [checked.lines]
+    session.add_all(BankUploadChunk(upload_id=upload_id, seq=seq, first_line=first,
+                                    last_line=last, byte_start=start)
+                    for seq, ((first, start), last) in enumerate(zip(cuts, lasts, strict=True), 1)
+                    if last >= first)
+    if checked.lines == 0:
+        _finish(session, upload)
+    return upload
 
 
-def _process_lines(session: Session, upload_id: int, opener: parsers.Opener,
-                   business_date: dt.date, chunk_lines: int,
-                   reads: Engine | Connection) -> None:
-    upload = session.get(BankUpload, upload_id)
-    assert upload is not None
-    file_format, encoding, bank_id = upload.format, upload.encoding, upload.bank_id
-    done_before = upload.lines_done
-    session.commit()
-    batches = (batch for batch in parsers.records(opener, file_format, encoding, chunk_lines)
-               if batch[-1].line_no > done_before)
-    with _loans_ahead(session, batches, reads) as chunks:
-        for batch, loans in chunks:
-            upload = session.get(BankUpload, upload_id, with_for_update=True,
-                                 populate_existing=True)
-            session.execute(sa.select(Bank.id).where(Bank.id == bank_id)
-                            .with_for_update(key_share=True))
-            done = upload.lines_done
-            todo = batch if batch[0].line_no > done else [r for r in batch if r.line_no > done]
-            if todo:
-                _post_chunk(session, upload, todo, loans, business_date)
-                upload.lines_done = todo[-1].line_no
-            session.commit()
-            session.expunge_all()
+def post_chunk(session: Session, chunk_id: int, *, business_date: dt.date,
+               chunk_lines: int | None = None, reads: Engine | Connection | None = None
+               ) -> int:
+    """Post one chunk's lines (in batches of ``chunk_lines``) in the session's
+    transaction, and count them done on the upload (the last chunk done
+    finishes it); the lines posted (0 for a chunk done before).
+
+    The chunk's row is locked first: a second runner of the chunk waits, then
+    finds it done.  The bank's row is held in key-share mode, as every chunk
+    of the bank's does.  A chunk cut from a plain file is read from its own
+    bytes behind the file's header (``local_copy`` of those spans only)."""
+    chunk_lines = chunk_lines or get_settings().bankfile_chunk_lines
+    chunk = session.get(BankUploadChunk, chunk_id, with_for_update=True)
+    if chunk is None or chunk.done_at is not None:
+        return 0
+    upload = session.get_one(BankUpload, chunk.upload_id)
+    session.execute(sa.select(Bank.id).where(Bank.id == upload.bank_id)
+                    .with_for_update(key_share=True))
+    with local_copy(session, upload.id, _spans(session, chunk)) as opener:
+        batches = parsers.records(
+            opener, upload.format, upload.encoding, chunk_lines, first=chunk.first_line,
+            after=0 if chunk.byte_start is None else chunk.first_line - 1)
+        with _loans_ahead(session, batches, reads or session.get_bind()) as ahead, \
+                cycle_collection_paused():
+            for batch, loans in ahead:
+                _post_batch(session, upload, batch, loans, business_date)
+    chunk.done_at = clock.now_utc()
+    lines = chunk.last_line - chunk.first_line + 1
+    session.flush()
+    # Chunks done at once queue here; whoever counts the last line finishes the upload.
+    session.execute(sa.update(BankUpload).where(BankUpload.id == upload.id)
+                    .values(lines_done=BankUpload.lines_done + lines))
+    upload = session.get_one(BankUpload, upload.id, with_for_update=True,
+                             populate_existing=True)
+    if upload.lines_done >= (upload.lines_total or 0):
+        _finish(session, upload)
+    return lines
+
+
+def _spans(session: Session, chunk: BankUploadChunk) -> list[tuple[int, int | None]]:
+    """The bytes a chunk is read from: the whole file, or the header (the bytes
+    before the first chunk) and the chunk's own (up to the next chunk's)."""
+    if chunk.byte_start is None:
+        return [(0, None)]
+    starts = dict(session.execute(
+        sa.select(BankUploadChunk.seq, BankUploadChunk.byte_start).where(
+            BankUploadChunk.upload_id == chunk.upload_id,
+            BankUploadChunk.seq.in_([1, chunk.seq + 1]))).all())
+    return [(0, starts[1]), (chunk.byte_start, starts.get(chunk.seq + 1))]
+
+
+def _finish(session: Session, upload: BankUpload) -> None:
+    if upload.status != UploadStatus.processing:
+        return
+    before = snapshot(upload)
+    upload.status = UploadStatus.done
+    upload.processed_at = clock.now_utc()
+    record(session, job_principal(upload.id), "bank_upload.processed", upload, before,
+           snapshot(upload))
 
 
 @contextmanager
@@ -208,7 +253,7 @@ def _loans_ahead(session: Session, batches: Iterator[list[Record]], reads: Engin
             pool.shutdown(cancel_futures=True)
 
 
-def _post_chunk(session: Session, upload: BankUpload, records: list[Record],
+def _post_batch(session: Session, upload: BankUpload, records: list[Record],
                 loans: dict[str, LoanRef], business_date: dt.date) -> None:
     principal = job_principal(upload.id)
     judge = Judge(session, upload_id=upload.id, bank_id=upload.bank_id, fmt=upload.format,

@@ -93,12 +93,14 @@ def store_parts(session: Session, upload_id: int, file: IO[bytes]) -> None:
 class RawReader(io.RawIOBase):
     """A read-only stream over an upload's stored parts, one part in memory."""
 
-    def __init__(self, session: Session, upload_id: int) -> None:
+    def __init__(self, session: Session, upload_id: int, start: int = 0) -> None:
         self.session = session
         self.upload_id = upload_id
-        self.seq = 0
+        self.seq, skip = divmod(start, PART_BYTES)  # parts before ``start`` are not read
         self.buffer = b""
         self.eof = False
+        if skip:
+            self.read(skip)
 
     def readable(self) -> bool:
         return True
@@ -130,20 +132,30 @@ def _stored_part(session: Session, upload_id: int, seq: int) -> bytes | None:
     return decrypt(bytes(rows[0][0]))
 
 
-def open_raw(session: Session, upload_id: int) -> io.BufferedReader:
-    return io.BufferedReader(RawReader(session, upload_id), buffer_size=256 * 1024)
+def open_raw(session: Session, upload_id: int, start: int = 0) -> io.BufferedReader:
+    """The upload's bytes from byte ``start`` on."""
+    return io.BufferedReader(RawReader(session, upload_id, start), buffer_size=256 * 1024)
 
 
 @contextmanager
-def local_copy(session: Session, upload_id: int) -> Iterator[Callable[[], IO[bytes]]]:
-    """An opener of the upload's bytes, decrypted once into a private temporary
-    file (mode 0600, as the upload's own spool) for the passes of processing to
-    read as often as they need; deleted afterwards.  Decrypting a stored file
-    costs as much as reading it twice."""
+def local_copy(session: Session, upload_id: int,
+               spans: Iterable[tuple[int, int | None]] = ((0, None),)
+               ) -> Iterator[Callable[[], IO[bytes]]]:
+    """An opener of the upload's bytes (the byte ``spans`` [start, end), end None
+    for the file's end, one after the other), decrypted once into a private
+    temporary file (mode 0600, as the upload's own spool) for the passes of
+    processing to read as often as they need; deleted afterwards.  Decrypting
+    a stored file costs as much as reading it twice; only the parts a span
+    covers are read."""
     fd, path = tempfile.mkstemp(prefix="loans-upload-")
     try:
-        with os.fdopen(fd, "wb") as out, open_raw(session, upload_id) as raw:
-            shutil.copyfileobj(raw, out, PART_BYTES)
+        with os.fdopen(fd, "wb") as out:
+            for start, end in spans:
+                with open_raw(session, upload_id, start) as raw:
+                    if end is None:
+                        shutil.copyfileobj(raw, out, PART_BYTES)
+                    else:
+                        out.write(raw.read(end - start))
         yield lambda: io.BufferedReader(io.FileIO(path, "rb"), buffer_size=256 * 1024)
     finally:
         os.unlink(path)

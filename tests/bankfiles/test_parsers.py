@@ -22,6 +22,7 @@ ODD = [
     "W3,C3\r\n",  # too few, no amount
     "   \r\n",  # blank but for spaces
 ]
+BOM = "\ufeff".encode()
 QUOTED = ['Q1,"C,1",ID1,3.00,2027-01-20,REPAY,\r\n', 'Q2,"C\n2",ID2,4.00,2027-01-20,REPAY,\r\n']
 
 
@@ -132,8 +133,95 @@ def test_a_stream_that_cannot_seek_has_its_trailer_checked(off_by, code):
                              None)
 
     if code is None:
-        assert check() == ("utf-8-sig", 40)
+        assert check()[:2] == ("utf-8-sig", 40)
     else:
         with pytest.raises(FileFault) as fault:
             check()
         assert fault.value.code == code
+
+
+# -- cutting a file into chunks ---------------------------------------------------------
+
+
+def cut(text: str, run_lines: int, encoding: str = "utf-8") -> tuple[bytes, parsers.Checked]:
+    data = text.encode(encoding)
+    checked = parsers.check(lambda: io.BufferedReader(io.BytesIO(data)),
+                            FileFormat.repayment_csv, encoding, run_lines=run_lines)
+    return data, checked
+
+
+def chunk_records(data: bytes, checked: parsers.Checked) -> list[list[parsers.Record]]:
+    """Each chunk's records read as processing reads them: the header's bytes,
+    then the chunk's own, numbered on from the chunk's first line."""
+    header = data[:checked.cuts[0][1]]
+    ends = [start for _, start in checked.cuts[1:]] + [len(data)]
+    out = []
+    for (first, start), end in zip(checked.cuts, ends, strict=True):
+        piece = header + data[start:end]
+        out.append([r for batch in parsers.records(
+            lambda piece=piece: io.BufferedReader(io.BytesIO(piece)), FileFormat.repayment_csv,
+            checked.encoding, 1000, after=first - 1) for r in batch])
+    return out
+
+
+def whole_records(data: bytes, encoding: str) -> list[parsers.Record]:
+    return [r for batch in parsers.records(lambda: io.BufferedReader(io.BytesIO(data)),
+                                           FileFormat.repayment_csv, encoding, 1000)
+            for r in batch]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "gbk"])
+@pytest.mark.parametrize("end", ["", "TRAILER,60,1800.00\r\n"])
+def test_a_plain_file_is_cut_where_its_lines_start(encoding, end):
+    """Byte offsets, counted through a BOM, characters of two bytes and CRLF line
+    ends: each chunk read from its own bytes gives the whole file's lines."""
+    lines = [f"T{n:04d},合同-{n},ID{n},{n}.50,2027-01-20,REPAY,\r\n" for n in range(60)]
+    data, checked = cut(HEAD + "".join(lines) + end, 25, encoding)
+    assert checked.lines == 60
+    assert [first for first, _ in checked.cuts] == [1, 26, 51]
+    assert data[checked.cuts[1][1]:].startswith("T0025,合同-25".encode(encoding).lstrip(BOM))
+    chunks = chunk_records(data, checked)
+    assert [len(c) for c in chunks] == [25, 25, 10]
+    assert [r for c in chunks for r in c] == whole_records(data, checked.encoding)
+    assert chunks[1][0] == parsers.Record(26, "REPAY", "T0025", ("合同-25",), "ID25", "25.50",
+                                          "2027-01-20", "")
+
+
+TIES = {
+    "a transaction id repeated in a later chunk": (30, "T0003,C9,ID9,1.00,2027-01-20,REPAY,"),
+    "a reversal of a payment in an earlier chunk": (
+        30, "R1,C3,ID3,3.50,2027-01-20,REVERSAL,T0003"),
+    "a reversal of a payment in a later chunk": (2, "R1,C35,ID35,35.50,2027-01-20,REVERSAL,T0035"),
+    "two reversals of one payment in two chunks": (
+        2, "R1,C35,ID35,35.50,2027-01-20,REVERSAL,X9", 30,
+        "R2,C35,ID35,35.50,2027-01-20,REVERSAL,X9"),
+}
+
+
+@pytest.mark.parametrize("tie", TIES.values(), ids=TIES.keys())
+def test_chunks_naming_one_transaction_keep_the_file_whole(tie):
+    lines = [line.removesuffix("\r\n") for line in PLAIN]
+    for at, line in zip(tie[::2], tie[1::2], strict=True):
+        lines.insert(at, line)
+    _, checked = cut(HEAD + "\n".join(lines) + "\n", 20)
+    assert checked.cuts is None
+
+
+def test_ties_within_one_chunk_leave_it_cut():
+    lines = ([line.removesuffix("\r\n") for line in PLAIN[:10]]
+             + ["T0003,C9,ID9,1.00,2027-01-20,REPAY,", "R1,C3,ID3,3.50,2027-01-20,REVERSAL,T0003"]
+             + [line.removesuffix("\r\n") for line in PLAIN[10:]])
+    _, checked = cut(HEAD + "\n".join(lines) + "\n", 20)
+    assert [first for first, _ in checked.cuts] == [1, 21, 41]
+
+
+@pytest.mark.parametrize("odd", [QUOTED[0], "\r\n", ODD[1], ODD[2]],
+                         ids=["quoted", "blank line", "too many fields", "too few fields"])
+def test_a_file_not_one_record_a_line_is_not_cut(odd):
+    _, checked = cut(HEAD + "".join(PLAIN[:30] + [odd] + PLAIN[30:]), 20)
+    assert checked.lines in (40, 41) and checked.cuts is None
+
+
+def test_a_file_of_one_chunk_is_not_cut():
+    _, checked = cut(HEAD + "".join(PLAIN), 40)
+    assert checked.cuts is None

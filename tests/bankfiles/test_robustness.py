@@ -9,6 +9,7 @@ import datetime as dt
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from decimal import Decimal
@@ -88,6 +89,62 @@ def test_kill_during_processing_posts_each_line_once(committed_engine, tmp_path)
         assert list(loan_differences(session)) == []
         assert receipts_difference(session) == (-total, -total)
         assert clearing_balance(session) == 0  # every receipt applied
+
+
+@pytest.mark.pg_only
+def test_two_workers_post_one_file_once_each_line_as_in_turn(committed_engine, tmp_path):
+    """A plain file is cut into chunks that two ``loans worker`` processes post at
+    once: every line once, with the outcome it has in turn, each chunk done
+    once, the upload finished once, the money receipted once."""
+    from app.audit.models import AuditRecord
+    from app.bankfiles.models import BankUploadChunk
+    from jobs import bankfiles
+    from jobs.bench import polling
+    from jobs.models import ChunkStatus, JobChunk, JobRun
+
+    factory = make_session_factory(committed_engine)
+    with session_scope(factory) as session:
+        bank_id, loans = seed_bank(session, loans=40, tag="two")
+    path = tmp_path / "repayments.csv"
+    write_repayments(path, lines=LINES, loans=loans, post_every=3, value_date=dt.date(2026, 1, 20))
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    posted = {n for n, row in enumerate(rows, 1) if not row["contract_no"].startswith("NSL-NONE")}
+    with session_scope(factory) as session:
+        upload_id = upload_file(session, bank_id, path)
+        run_id = runner.enqueue(session, bankfiles.NAME, BUSINESS_DATE).id
+    url = committed_engine.url.render_as_string(hide_password=False)
+    env = os.environ | {"LOANS_DATABASE_URL": url, "LOANS_BANKFILE_CHUNK_LINES": "200"}
+    command = [sys.executable, "-m", "app.cli", "worker", "--poll", "0.1"]
+    with polling(command, 2, env), factory() as session:
+        for _ in range(3000):
+            session.expire_all()
+            if session.get_one(JobRun, run_id).status in (RunStatus.done, RunStatus.failed):
+                break
+            time.sleep(0.1)
+    with session_scope(factory) as session:
+        run = session.get_one(JobRun, run_id)
+        assert (run.status, run.chunks_total, run.items) == (RunStatus.done, 15, LINES), run.error
+        chunks = session.scalars(sa.select(JobChunk).where(JobChunk.run_id == run_id)).all()
+        assert {(c.status, c.attempts) for c in chunks} == {(ChunkStatus.done, 1)}
+        assert len({c.worker for c in chunks}) == 2  # both took part
+        cut = session.execute(sa.select(BankUploadChunk.first_line, BankUploadChunk.last_line)
+                              .where(BankUploadChunk.upload_id == upload_id)
+                              .order_by(BankUploadChunk.seq)).all()
+        assert [tuple(c) for c in cut] == [(n, n + 199) for n in range(1, LINES, 200)]
+        upload = session.get(BankUpload, upload_id)
+        assert (upload.status, upload.lines_done) == (UploadStatus.done, LINES)
+        assert session.scalar(sa.select(sa.func.count()).select_from(AuditRecord).where(
+            AuditRecord.action == "bank_upload.processed")) == 1
+        lines = session.execute(sa.select(BankLine.line_no, BankLine.outcome, BankLine.reason)
+                                .where(BankLine.upload_id == upload_id)
+                                .order_by(BankLine.line_no)).all()
+        assert [tuple(x) for x in lines] == [
+            (n, Outcome.posted, None) if n in posted
+            else (n, Outcome.exception, Reason.unknown_contract) for n in range(1, LINES + 1)]
+        total = sum(Decimal(rows[n - 1]["amount"]) for n in posted)
+        assert receipts_difference(session) == (-total, -total)
+        assert unbalanced_entries(session) == [] and trial_balance(session) == 0
 
 
 def test_processing_memory_stays_flat():
