@@ -28,6 +28,7 @@ twice.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -57,14 +58,16 @@ from app.bankfiles.parsers import FileFault, Record
 from app.bankfiles.storage import local_copy
 from app.config import get_settings
 from app.db import copy_rows, row_writer, session_scope
-from app.errors import DomainError, NotFound
+from app.errors import Conflict, DomainError, NotFound
 from app.ledger.service import NewEntry, post
 from app.memory import cycle_collection_paused
 from app.money import ZERO, fmt
 from app.origination.contracts import confirm_disbursement
-from app.reference.models import Bank
 from app.servicing.models import Loan
 from app.servicing.receipts import receipt_entry
+
+# How long a chunk looks for a bank's earlier upload to be taken (``_after_earlier_uploads``).
+EARLIER_UPLOAD_WAIT = 10.0
 
 
 def job_principal(upload_id: int) -> Principal:
@@ -162,22 +165,23 @@ def post_chunk(session: Session, chunk_id: int, *, business_date: dt.date,
     finishes it); the lines posted (0 for a chunk done before).
 
     The chunk's row is locked first: a second runner of the chunk waits, then
-    finds it done.  The bank's row is held in key-share mode, as every chunk
-    of the bank's does.  A chunk cut from a plain file is read from its own
-    bytes behind the file's header (``local_copy`` of those spans only)."""
+    finds it done; the bank's earlier uploads are finished first
+    (``_after_earlier_uploads``).  A chunk cut from a plain file is read from
+    its own bytes behind the file's header (``local_copy`` of those spans
+    only)."""
     chunk_lines = chunk_lines or get_settings().bankfile_chunk_lines
     chunk = session.get(BankUploadChunk, chunk_id, with_for_update=True)
     if chunk is None or chunk.done_at is not None:
         return 0
     upload = session.get_one(BankUpload, chunk.upload_id)
-    session.execute(sa.select(Bank.id).where(Bank.id == upload.bank_id)
-                    .with_for_update(key_share=True))
+    _after_earlier_uploads(session, upload)
     with local_copy(session, upload.id, _spans(session, chunk)) as opener:
         batches = parsers.records(
             opener, upload.format, upload.encoding, chunk_lines, first=chunk.first_line,
             after=0 if chunk.byte_start is None else chunk.first_line - 1)
-        with _loans_ahead(session, batches, reads or session.get_bind()) as ahead, \
-                cycle_collection_paused():
+        one_batch = chunk.last_line - chunk.first_line < chunk_lines  # nothing to read ahead
+        reads = session.connection() if one_batch else reads or session.get_bind()
+        with _loans_ahead(session, batches, reads) as ahead, cycle_collection_paused():
             for batch, loans in ahead:
                 _post_batch(session, upload, batch, loans, business_date)
     chunk.done_at = clock.now_utc()
@@ -191,6 +195,37 @@ def post_chunk(session: Session, chunk_id: int, *, business_date: dt.date,
     if upload.lines_done >= (upload.lines_total or 0):
         _finish(session, upload)
     return lines
+
+
+def _after_earlier_uploads(session: Session, upload: BankUpload) -> None:
+    """A bank's uploads are posted in the order they came, so that every line is
+    judged with the transactions of the bank's earlier files in (a repeated id
+    is a duplicate of the first file's line, a reversal finds its payment):
+    a chunk waits for the chunks of the bank's earlier uploads being posted
+    (their rows' locks), and is refused while an earlier upload is unfinished
+    with nothing posting it — on PostgreSQL after ``EARLIER_UPLOAD_WAIT``
+    seconds of looking (workers take a run's chunks in order, so the earlier
+    file's last chunks are being taken), at once on SQLite (one writer)."""
+    earlier_chunks = (
+        sa.select(BankUploadChunk.id)
+        .join(BankUpload, BankUpload.id == BankUploadChunk.upload_id)
+        .where(BankUpload.bank_id == upload.bank_id, BankUpload.id < upload.id,
+               BankUploadChunk.done_at.is_(None))
+        .with_for_update(read=True, of=BankUploadChunk))
+    unfinished = sa.select(BankUpload.id).where(
+        BankUpload.bank_id == upload.bank_id, BankUpload.id < upload.id,
+        BankUpload.status.in_([UploadStatus.pending, UploadStatus.processing]))
+    waits = session.get_bind().dialect.name == "postgresql"
+    deadline = time.monotonic() + EARLIER_UPLOAD_WAIT
+    while True:
+        session.execute(earlier_chunks).all()
+        first = session.scalars(unfinished.order_by(BankUpload.id).limit(1)).first()
+        if first is None:
+            return
+        if not waits or time.monotonic() > deadline:
+            raise Conflict(f"upload {upload.id} comes after upload {first} of the same bank, "
+                           "which is not posted yet: that one first", code="earlier_upload")
+        time.sleep(0.05)
 
 
 def _spans(session: Session, chunk: BankUploadChunk) -> list[tuple[int, int | None]]:

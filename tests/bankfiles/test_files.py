@@ -373,3 +373,27 @@ def test_a_file_of_several_parts_is_stored_encrypted_and_read_back_whole(db, wor
         len(data) % PART_BYTES + overhead]
     with open_raw(db, upload.id) as raw:
         assert raw.read() == data
+
+
+def test_a_banks_uploads_are_posted_in_the_order_they_came(db, world, monkeypatch):
+    """A bank's later file is posted only after its earlier ones: taken first,
+    it is refused (409 ``earlier_upload``, nothing of it posted); in order,
+    its reversal finds the earlier file's payment."""
+    from app.bankfiles import processing
+    from app.errors import Conflict
+
+    monkeypatch.setattr(processing, "EARLIER_UPLOAD_WAIT", 0.2)
+    head = "bank_txn_id,contract_no,id_number,amount,value_date,type,reverses\n"
+    first, _ = world.upload(
+        f"{head}P1,{A},11010519491231002X,100.00,2027-01-20,REPAY,\n".encode())
+    second, _ = world.upload(
+        f"{head}R1,{A},11010519491231002X,100.00,2027-01-21,REVERSAL,P1\n".encode())
+    with pytest.raises(Conflict) as refused:
+        world.process(second.id)
+    assert refused.value.code == "earlier_upload"
+    assert f"upload {first.id} of the same bank" in refused.value.message
+    assert world.lines(second.id) == {}
+    assert world.process(first.id).status == UploadStatus.done
+    assert world.process(second.id).status == UploadStatus.done
+    [reversal] = world.lines(second.id).values()
+    assert (reversal.outcome, reversal.reason) == (Outcome.posted, None)
