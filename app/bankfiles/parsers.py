@@ -93,8 +93,8 @@ def normalise_encoding(name: str | None) -> str | None:
 
 class Checked(NamedTuple):
     """What the whole-file check found: the encoding used (CSV), the number of
-    records, and where the records may be cut into runs processed apart:
-    (first line, byte offset of that line) of each run, or None when the file
+    records, and where the records may be cut into chunks processed apart:
+    (first line, byte offset of that line) of each chunk, or None when the file
     must be processed in one piece (``_Cuts``)."""
 
     encoding: str | None
@@ -103,15 +103,19 @@ class Checked(NamedTuple):
 
 
 def check(opener: Opener, fmt: FileFormat, declared_encoding: str | None, *,
-          run_lines: int | None = None) -> Checked:
+          chunk_lines: int | None = None) -> Checked:
     """Read the whole file once: what ``Checked`` says, or ``FileFault``.
-    ``run_lines``: the lines of a run, should the file be cut (None: it is not)."""
+    ``chunk_lines``: the lines of a chunk, should the file be cut (None: it is not).
+    Only repayment CSVs are cut: a disbursement file is small, and each of its
+    lines records a loan event through origination, in turn."""
     if fmt in CAMT:
         return Checked(None, _check_camt(opener, fmt), None)
+    if fmt != FileFormat.repayment_csv:
+        chunk_lines = None
     candidates = [declared_encoding] if declared_encoding else list(DETECT_ENCODINGS)
     for encoding in candidates:
         try:
-            return Checked(encoding, *_check_csv(opener, fmt, encoding, run_lines))
+            return Checked(encoding, *_check_csv(opener, fmt, encoding, chunk_lines))
         except UnicodeDecodeError:
             continue
     tried = " or ".join(candidates)
@@ -264,7 +268,7 @@ class _Csv:
             yield self.line_no, fields
 
 
-def _check_csv(opener: Opener, fmt: FileFormat, encoding: str, run_lines: int | None
+def _check_csv(opener: Opener, fmt: FileFormat, encoding: str, chunk_lines: int | None
                ) -> tuple[int, list[tuple[int, int]] | None]:
     """The number of lines (the trailer, when there is one, must match them) and
     the cuts (``_Cuts``).
@@ -274,7 +278,7 @@ def _check_csv(opener: Opener, fmt: FileFormat, encoding: str, run_lines: int | 
     string methods); amounts are tallied by text, each distinct one parsed
     once, and only for a file whose end mentions a trailer (else a file that
     has one after all is read again, tallying)."""
-    cuts = _Cuts(opener, fmt, encoding, run_lines) if run_lines else None
+    cuts = _Cuts(opener, encoding, chunk_lines) if chunk_lines else None
     count, trailer, total = _scan_csv(opener, fmt, encoding, cuts,
                                       tally=_ends_in_trailer(opener))
     if trailer is not None and total is None:
@@ -337,14 +341,14 @@ def _field(lines: list[str], at: int, width: int) -> Iterator[str]:
 
 
 class _Cuts:
-    """Where a CSV file may be cut into runs of ``size`` lines that are
+    """Where a repayment CSV may be cut into chunks of ``size`` lines that are
     processed apart (by several workers at once), found while it is checked.
 
     Only a plain file is cut: its header the first physical line, then one
     record a line (no quotes, no blank line; a TRAILER may end it), so that
-    the byte offset where a run's first line starts is counted here and the
-    run can be read from there.  Nor is a file whose runs are tied: a
-    transaction id named in two runs (as a line's own id, or as the payment a
+    the byte offset where a chunk's first line starts is counted here and the
+    chunk can be read from there.  Nor is a file whose chunks are tied: a
+    transaction id named in two chunks (as a line's own id, or as the payment a
     reversal reverses) is decided by line order (a repeated id is a duplicate
     of its first line; a reversal needs its payment posted first), so such a
     file goes in one piece, its lines in turn.  Ids are compared by their
@@ -352,7 +356,7 @@ class _Cuts:
     whole.
     """
 
-    def __init__(self, opener: Opener, fmt: FileFormat, encoding: str, size: int) -> None:
+    def __init__(self, opener: Opener, encoding: str, size: int) -> None:
         with opener() as stream:
             head = stream.readline()
         # Offsets are counted by encoding the lines again: without a BOM, and
@@ -364,10 +368,9 @@ class _Cuts:
         self.size, self.lines = size, 0
         self.cuts: list[tuple[int, int]] = []
         self.keys: list[np.ndarray] = []
-        self.runs: list[np.ndarray] = []
-        columns = CSV_COLUMNS[fmt]
-        self.named = [columns.index("bank_txn_id")] + (
-            [columns.index("reverses")] if "reverses" in columns else [])
+        self.chunks: list[np.ndarray] = []
+        self.named = [REPAYMENT_COLUMNS.index("bank_txn_id"),
+                      REPAYMENT_COLUMNS.index("reverses")]
 
     def add(self, lines: list[str], csv_file: _Csv) -> None:
         """Uniform data lines, in order."""
@@ -380,13 +383,13 @@ class _Cuts:
             cut += self.size
         self.offset += self._bytes(lines)
         self.lines += n
-        runs = np.arange(done, done + n, dtype=np.int64) // self.size
+        chunks = np.arange(done, done + n, dtype=np.int64) // self.size
         for column in self.named:
             ids = np.array(list(map(str.strip, _field(lines, csv_file.positions[column],
                                                       csv_file.width))), dtype=object)
             named = ids != ""
             self.keys.append(np.fromiter(map(hash, ids[named]), np.int64))
-            self.runs.append(runs[named])
+            self.chunks.append(chunks[named])
 
     def irregular(self, block: str | list[list[str]], csv_file: _Csv) -> None:
         """A block that is not uniform: the file stays plain only if the block is
@@ -413,10 +416,10 @@ class _Cuts:
         """The cuts, or None: the file goes in one piece."""
         if not self.plain or len(self.cuts) < 2:
             return None
-        keys, runs = np.concatenate(self.keys), np.concatenate(self.runs)
+        keys, chunks = np.concatenate(self.keys), np.concatenate(self.chunks)
         order = np.argsort(keys, kind="stable")
-        keys, runs = keys[order], runs[order]
-        if np.any((keys[1:] == keys[:-1]) & (runs[1:] != runs[:-1])):
+        keys, chunks = keys[order], chunks[order]
+        if np.any((keys[1:] == keys[:-1]) & (chunks[1:] != chunks[:-1])):
             return None
         return self.cuts
 

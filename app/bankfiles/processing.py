@@ -136,7 +136,7 @@ def check_upload(session: Session, upload_id: int, chunk_lines: int | None = Non
     try:
         with local_copy(session, upload_id) as opener:
             checked = parsers.check(opener, upload.format, upload.declared_encoding,
-                                    run_lines=chunk_lines)
+                                    chunk_lines=chunk_lines)
     except FileFault as fault:
         upload.status = UploadStatus.rejected
         upload.fault_code, upload.fault_message = fault.code, fault.message

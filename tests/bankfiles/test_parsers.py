@@ -143,10 +143,10 @@ def test_a_stream_that_cannot_seek_has_its_trailer_checked(off_by, code):
 # -- cutting a file into chunks ---------------------------------------------------------
 
 
-def cut(text: str, run_lines: int, encoding: str = "utf-8") -> tuple[bytes, parsers.Checked]:
+def cut(text: str, chunk_lines: int, encoding: str = "utf-8") -> tuple[bytes, parsers.Checked]:
     data = text.encode(encoding)
     checked = parsers.check(lambda: io.BufferedReader(io.BytesIO(data)),
-                            FileFormat.repayment_csv, encoding, run_lines=run_lines)
+                            FileFormat.repayment_csv, encoding, chunk_lines=chunk_lines)
     return data, checked
 
 
@@ -225,3 +225,13 @@ def test_a_file_not_one_record_a_line_is_not_cut(odd):
 def test_a_file_of_one_chunk_is_not_cut():
     _, checked = cut(HEAD + "".join(PLAIN), 40)
     assert checked.cuts is None
+
+
+def test_a_disbursement_file_is_not_cut():
+    """Its lines record loan events through origination, one after the other."""
+    head = ",".join(parsers.DISBURSEMENT_COLUMNS) + "\n"
+    lines = "".join(f"D{n},C{n},ID{n},2026-2027,100.00,2026-09-01\n" for n in range(40))
+    data = (head + lines).encode()
+    checked = parsers.check(lambda: io.BufferedReader(io.BytesIO(data)),
+                            FileFormat.disbursement_csv, None, chunk_lines=10)
+    assert (checked.lines, checked.cuts) == (40, None)
