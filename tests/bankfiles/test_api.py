@@ -199,3 +199,21 @@ def test_a_payment_without_a_file_line_shows_in_reconciliation(client, world):
     up = client.post("/v1/bank-files", content=text, headers=world.headers).json()
     done = client.post(f"/v1/bank-files/{up['id']}/process", headers=world.headers).json()
     assert done["report"]["duplicates"] == 1
+
+
+def test_a_later_file_processed_first_is_refused_by_name(client, world, monkeypatch):
+    from app.bankfiles import processing
+
+    monkeypatch.setattr(processing, "EARLIER_UPLOAD_WAIT", 0.2)
+    ids = [client.post("/v1/bank-files", content=(DATA / name).read_bytes(),
+                       headers=world.headers).json()["id"]
+           for name in ("repayments-utf8.csv", "bad-lines.csv")]
+    refused = client.post(f"/v1/bank-files/{ids[1]}/process", headers=world.headers)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "earlier_upload"
+    assert f"upload {ids[0]} of the same bank" in refused.json()["error"]["message"]
+    report = client.get(f"/v1/bank-files/{ids[1]}", headers=world.headers).json()
+    assert (report["status"], report["lines_done"]) == ("processing", 0)
+    for upload_id in ids:
+        done = client.post(f"/v1/bank-files/{upload_id}/process", headers=world.headers)
+        assert (done.status_code, done.json()["status"]) == (200, "done")
