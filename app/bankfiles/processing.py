@@ -218,8 +218,14 @@ def _after_earlier_uploads(session: Session, upload: BankUpload) -> None:
     waits = session.get_bind().dialect.name == "postgresql"
     deadline = time.monotonic() + EARLIER_UPLOAD_WAIT
     while True:
-        session.execute(earlier_chunks).all()
-        first = session.scalars(unfinished.order_by(BankUpload.id).limit(1)).first()
+        # Under a savepoint rolled back at once: the share locks go with it, so a
+        # worker about to post one of those chunks never waits for this one.
+        savepoint = session.begin_nested()
+        try:
+            session.execute(earlier_chunks).all()
+            first = session.scalars(unfinished.order_by(BankUpload.id).limit(1)).first()
+        finally:
+            savepoint.rollback()
         if first is None:
             return
         if not waits or time.monotonic() > deadline:

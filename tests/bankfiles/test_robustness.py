@@ -147,6 +147,70 @@ def test_two_workers_post_one_file_once_each_line_as_in_turn(committed_engine, t
         assert unbalanced_entries(session) == [] and trial_balance(session) == 0
 
 
+@pytest.mark.pg_only
+def test_a_banks_later_file_waits_for_the_chunk_of_an_earlier_one_being_posted(
+        committed_engine, tmp_path):
+    """The second file's first chunk, taken while the first file's last chunk
+    is being posted (not yet committed), waits for it: so its reversal of a
+    payment in that chunk posts, and its repeat of a transaction id there is
+    a duplicate."""
+    from app.bankfiles.models import BankUploadChunk
+    from app.bankfiles.processing import check_upload, post_chunk
+
+    factory = make_session_factory(committed_engine)
+    with session_scope(factory) as session:
+        bank_id, loans = seed_bank(session, loans=40, tag="order")
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    day = dt.date(2026, 1, 20)
+    write_repayments(first, lines=400, loans=loans, post_every=1, value_date=day)
+    write_repayments(second, lines=400, loans=loans, post_every=1, value_date=day, prefix="U")
+    # Line n + 1 of a file is its n-th: loan n % 40, amount 1.<n % 100>.
+    (c5, id5), (c7, id7) = loans[305 % 40], loans[307 % 40]
+    lines = second.read_text().splitlines(keepends=True)
+    lines[50] = f"R000000001,{c5},{id5},1.05,2026-01-20,REVERSAL,T000000305\n"
+    lines[100] = f"T000000307,{c7},{id7},1.07,2026-01-20,REPAY,\n"
+    second.write_text("".join(lines))
+    with session_scope(factory) as session:
+        ids = [upload_file(session, bank_id, path) for path in (first, second)]
+        for upload_id in ids:
+            check_upload(session, upload_id, 200)
+    with session_scope(factory) as session:
+        chunks = session.execute(sa.select(BankUploadChunk.upload_id, BankUploadChunk.id)
+                                 .order_by(BankUploadChunk.upload_id, BankUploadChunk.seq)).all()
+        assert [u for u, _ in chunks] == [ids[0], ids[0], ids[1], ids[1]]  # each file cut
+        post_chunk(session, chunks[0].id, business_date=BUSINESS_DATE)
+    posted, commit = threading.Event(), threading.Event()
+
+    def earlier() -> None:  # the first file's last chunk, held open until told
+        with session_scope(factory) as session:
+            post_chunk(session, chunks[1].id, business_date=BUSINESS_DATE)
+            posted.set()
+            commit.wait(30)
+
+    def later() -> None:
+        with session_scope(factory) as session:
+            post_chunk(session, chunks[2].id, business_date=BUSINESS_DATE)
+
+    threads = [threading.Thread(target=earlier)]
+    threads[0].start()
+    assert posted.wait(30)
+    threads.append(threading.Thread(target=later))
+    threads[1].start()
+    threads[1].join(1.0)
+    assert threads[1].is_alive()  # waiting for the earlier chunk
+    commit.set()
+    for thread in threads:
+        thread.join(60)
+    with session_scope(factory) as session:
+        not_posted = session.execute(
+            sa.select(BankLine.line_no, BankLine.outcome, BankLine.reason)
+            .where(BankLine.upload_id == ids[1], BankLine.outcome != Outcome.posted)).all()
+        assert [tuple(x) for x in not_posted] == [(100, Outcome.duplicate, Reason.duplicate)]
+        reversal = session.execute(sa.select(BankLine.type, BankLine.outcome).where(
+            BankLine.upload_id == ids[1], BankLine.line_no == 50)).one()
+        assert tuple(reversal) == ("REVERSAL", Outcome.posted)
+
+
 def test_processing_memory_stays_flat():
     """The suite's small version of ``loans bankfiles bench --lines 1000000``."""
     result = run_bench(lines=5000, post_every=50, loans=20)
