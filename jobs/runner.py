@@ -155,6 +155,10 @@ def _claim(session: Session, model: type, query: sa.Select) -> object | None:
 # -- working ------------------------------------------------------------------
 
 
+# How often a worker looks again while another plans the run it is waiting for.
+PLANNING_POLL_SECONDS = 0.05
+
+
 class Worker:
     """Does eligible work until there is none (or forever, polling)."""
 
@@ -167,18 +171,29 @@ class Worker:
         self._bars: dict[int, Progress] = {}
 
     def drain(self) -> int:
-        """Work until nothing is eligible; returns the chunks this worker did."""
+        """Work until nothing is eligible; returns the chunks this worker did.  A run
+        another worker is planning is work to come: this one waits for its
+        chunks rather than leave them all to the planner."""
         done = 0
         while not self.stop.is_set():
             if self.plan_one():
                 continue
-            if not self.do_one():
+            if self.do_one():
+                done += 1
+                continue
+            if not self._planned_elsewhere():
                 break
-            done += 1
+            self.stop.wait(PLANNING_POLL_SECONDS)
         for bar in self._bars.values():
             bar.close()
         self._bars.clear()
         return done
+
+    def _planned_elsewhere(self) -> bool:
+        """Whether an eligible run is still pending: one this worker could not
+        claim, since another holds it while planning it."""
+        with session_scope(self.factory) as session:
+            return bool(_eligible(session, RunStatus.pending))
 
     def serve(self, poll_seconds: float) -> None:
         """Drain, wait, drain again, until ``stop`` is set (SIGTERM, Ctrl-C)."""

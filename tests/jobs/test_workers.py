@@ -145,3 +145,28 @@ def test_worker_killed_part_way_is_restarted_and_the_date_completes(shared_engin
     assert restarted.returncode == 0, err
     chunks = _check_date_done_once(shared_engine, run_id, loan_ids)
     assert {attempts for attempts, _ in chunks} == {1}  # nothing done twice
+
+
+@pytest.mark.pg_only
+def test_a_worker_waits_for_a_run_another_is_planning(committed_engine: Engine) -> None:
+    """``drain`` (``loans worker --once``) does not leave while another worker
+    holds an eligible run to plan it: that run's chunks are work to come."""
+    import threading
+
+    from jobs.runner import Worker
+
+    loan_ids = _portfolio(committed_engine, 6, dirty=False)
+    run_id = _enqueue(committed_engine)
+    factory = make_session_factory(committed_engine)
+    done: list[int] = []
+    waiting = threading.Thread(target=lambda: done.append(Worker(factory).drain()))
+    with factory() as planner:
+        planner.execute(sa.select(JobRun).where(JobRun.id == run_id).with_for_update())
+        waiting.start()
+        waiting.join(1.0)
+        left = done[:]
+    # The other worker let go of the run unplanned: this one plans it.
+    assert waiting.is_alive() and left == []
+    waiting.join(120)
+    assert done and done[0] > 0
+    _check_date_done_once(committed_engine, run_id, loan_ids)
