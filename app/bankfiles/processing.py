@@ -66,8 +66,10 @@ from app.origination.contracts import confirm_disbursement
 from app.servicing.models import Loan
 from app.servicing.receipts import receipt_entry
 
-# How long a chunk looks for a bank's earlier upload to be taken (``_after_earlier_uploads``).
-EARLIER_UPLOAD_WAIT = 10.0
+# How long a chunk looks for a bank's earlier upload to be taken
+# (``_after_earlier_uploads``): a worker locks a chunk moments after claiming
+# it, so an earlier chunk still unlocked after this is one nobody is posting.
+EARLIER_UPLOAD_WAIT = 2.0
 
 
 def job_principal(upload_id: int) -> Principal:
