@@ -162,7 +162,7 @@ def check_upload(session: Session, upload_id: int, chunk_lines: int | None = Non
 def post_chunk(session: Session, chunk_id: int, *, business_date: dt.date,
                chunk_lines: int | None = None, reads: Engine | Connection | None = None
                ) -> int:
-    """Post one chunk's lines (in batches of ``chunk_lines``) in the session's
+    """Post one chunk's lines (in batches of ``chunk_lines``; a cut chunk in two) in the session's
     transaction, and count them done on the upload (the last chunk done
     finishes it); the lines posted (0 for a chunk done before).
 
@@ -178,16 +178,18 @@ def post_chunk(session: Session, chunk_id: int, *, business_date: dt.date,
     upload = session.get_one(BankUpload, chunk.upload_id)
     _after_earlier_uploads(session, upload)
     with local_copy(session, upload.id, _spans(session, chunk)) as opener:
+        # A cut chunk goes in two batches: the second is read and its loans looked
+        # up (``_loans_ahead``) while the first is judged and written.
+        batch = chunk_lines if chunk.byte_start is None else -(-_lines(chunk) // 2)
         batches = parsers.records(
-            opener, upload.format, upload.encoding, chunk_lines, first=chunk.first_line,
+            opener, upload.format, upload.encoding, batch, first=chunk.first_line,
             after=0 if chunk.byte_start is None else chunk.first_line - 1)
-        one_batch = chunk.last_line - chunk.first_line < chunk_lines  # nothing to read ahead
-        reads = session.connection() if one_batch else reads or session.get_bind()
-        with _loans_ahead(session, batches, reads) as ahead, cycle_collection_paused():
+        with _loans_ahead(session, batches, reads or session.get_bind()) as ahead, \
+                cycle_collection_paused():
             for batch, loans in ahead:
                 _post_batch(session, upload, batch, loans, business_date)
     chunk.done_at = clock.now_utc()
-    lines = chunk.last_line - chunk.first_line + 1
+    lines = _lines(chunk)
     session.flush()
     # Chunks done at once queue here; whoever counts the last line finishes the upload.
     session.execute(sa.update(BankUpload).where(BankUpload.id == upload.id)
@@ -234,6 +236,10 @@ def _after_earlier_uploads(session: Session, upload: BankUpload) -> None:
             raise Conflict(f"upload {upload.id} comes after upload {first} of the same bank, "
                            "which is not posted yet: that one first", code="earlier_upload")
         time.sleep(0.05)
+
+
+def _lines(chunk: BankUploadChunk) -> int:
+    return chunk.last_line - chunk.first_line + 1
 
 
 def _spans(session: Session, chunk: BankUploadChunk) -> list[tuple[int, int | None]]:
