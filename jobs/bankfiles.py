@@ -30,16 +30,11 @@ def plan(session: Session, day: dt.date) -> list[tuple[int, int]]:
     uploads = unfinished_uploads(session)
     for upload_id in uploads:
         check_upload(session, upload_id)
-    session.flush()
     return [(chunk_id, chunk_id) for chunk_id in pending_chunks(session, uploads)]
 
 
 def run(session: Session, day: dt.date, lo: int, hi: int) -> ChunkResult:
-    # The loans are looked up ahead through the runner's own bind: an engine in
-    # production (other connections, the same committed loans), a test's
-    # connection otherwise (looked up in turn).
-    return ChunkResult(items=post_chunk(session, lo, business_date=day,
-                                        reads=session.get_bind()))
+    return ChunkResult(items=post_chunk(session, lo, business_date=day))
 
 
 register(Job(NAME, "post the uploaded bank files' lines (repayments, reversals, disbursements)",

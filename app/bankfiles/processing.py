@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import clock
@@ -78,15 +78,12 @@ def job_principal(upload_id: int) -> Principal:
 
 def process_upload(
     session_factory: sessionmaker[Session], upload_id: int, *, business_date: dt.date,
-    chunk_lines: int | None = None, reads: Engine | Connection | None = None,
+    chunk_lines: int | None = None,
 ) -> BankUpload:
     """Check the file (once), then post its chunks not yet done, in order, each
     in a transaction of its own; safe to run again after a crash, and beside
     workers posting the same upload's chunks (a chunk done meanwhile is
-    skipped).
-
-    ``reads``: what the look-ahead may read the loans through, when not the
-    sessions' own bind (``_loans_ahead``)."""
+    skipped)."""
     chunk_lines = chunk_lines or get_settings().bankfile_chunk_lines
     with session_scope(session_factory) as session:
         check_upload(session, upload_id, chunk_lines)
@@ -94,7 +91,7 @@ def process_upload(
     for chunk_id in chunks:
         with session_scope(session_factory) as session:
             post_chunk(session, chunk_id, business_date=business_date,
-                       chunk_lines=chunk_lines, reads=reads)
+                       chunk_lines=chunk_lines)
     with session_factory() as session:
         return session.get_one(BankUpload, upload_id)
 
@@ -160,8 +157,7 @@ def check_upload(session: Session, upload_id: int, chunk_lines: int | None = Non
 
 
 def post_chunk(session: Session, chunk_id: int, *, business_date: dt.date,
-               chunk_lines: int | None = None, reads: Engine | Connection | None = None
-               ) -> int:
+               chunk_lines: int | None = None) -> int:
     """Post one chunk's lines (in batches of ``chunk_lines``; a cut chunk in two) in the session's
     transaction, and count them done on the upload (the last chunk done
     finishes it); the lines posted (0 for a chunk done before).
@@ -184,8 +180,7 @@ def post_chunk(session: Session, chunk_id: int, *, business_date: dt.date,
         batches = parsers.records(
             opener, upload.format, upload.encoding, batch, first=chunk.first_line,
             after=0 if chunk.byte_start is None else chunk.first_line - 1)
-        with _loans_ahead(session, batches, reads or session.get_bind()) as ahead, \
-                cycle_collection_paused():
+        with _loans_ahead(session, batches) as ahead, cycle_collection_paused():
             for batch, loans in ahead:
                 _post_batch(session, upload, batch, loans, business_date)
     chunk.done_at = clock.now_utc()
@@ -194,8 +189,7 @@ def post_chunk(session: Session, chunk_id: int, *, business_date: dt.date,
     # Chunks done at once queue here; whoever counts the last line finishes the upload.
     session.execute(sa.update(BankUpload).where(BankUpload.id == upload.id)
                     .values(lines_done=BankUpload.lines_done + lines))
-    upload = session.get_one(BankUpload, upload.id, with_for_update=True,
-                             populate_existing=True)
+    upload = session.get_one(BankUpload, upload.id, populate_existing=True)  # row held
     if upload.lines_done >= (upload.lines_total or 0):
         _finish(session, upload)
     return lines
@@ -265,11 +259,11 @@ def _finish(session: Session, upload: BankUpload) -> None:
 
 
 @contextmanager
-def _loans_ahead(session: Session, batches: Iterator[list[Record]], reads: Engine | Connection
+def _loans_ahead(session: Session, batches: Iterator[list[Record]]
                  ) -> Iterator[Iterator[tuple[list[Record], dict[str, LoanRef]]]]:
     """Each batch with the loans its contract numbers name.  On PostgreSQL, when
-    ``reads`` is an engine (the command, the API, the ``bank_files`` job in
-    production), the next batch is read and its loans found by a thread, on a
+    the session's bind is an engine (the command, the API, the ``bank_files``
+    job in production), the next batch is read and its loans found by a thread, on a
     connection of its own, while this batch is judged and written: reading
     takes the moments the writer waits for the database's ``COPY``, and the
     lookup (a third of the work of a file) costs the file no time of its own.
@@ -278,6 +272,7 @@ def _loans_ahead(session: Session, batches: Iterator[list[Record]], reads: Engin
     lookup in the same transaction too.  A connection (a test's, whose data
     no other connection sees) and SQLite do it all in turn, in the batch's
     own session."""
+    reads = session.get_bind()
     if reads.dialect.name != "postgresql" or not isinstance(reads, Engine):
         yield ((batch, find_loans(session, batch)) for batch in batches)
         return

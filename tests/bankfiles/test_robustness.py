@@ -220,12 +220,12 @@ def test_processing_memory_stays_flat():
 @pytest.mark.pg_only
 @pytest.mark.parametrize("via", ["command", "job"])
 def test_lines_read_ahead_are_judged_as_in_turn(committed_engine, tmp_path, monkeypatch, via):
-    """Processing reads the next chunk and finds its loans in a thread, on a
-    connection of its own: with chunks of two lines, every line is judged as
-    it is in turn, and a transaction id repeated two chunks later is a
-    duplicate of its first line.  Both where processing commits chunk by
-    chunk (the command) and where the whole upload is one transaction of the
-    runner's (the ``bank_files`` job, whose bind is the engine here)."""
+    """Processing reads a chunk's next batch and finds its loans in a thread, on
+    a connection of its own: with batches of two lines, every line is judged
+    as it is in turn, and a transaction id repeated two batches later is a
+    duplicate of its first line (the file, tied by it, is one chunk).  Both
+    through the command and through the ``bank_files`` job (whose sessions'
+    bind is the engine here)."""
     from app.bankfiles import processing
     from jobs import bankfiles
     from tests.conftest import SETTINGS
