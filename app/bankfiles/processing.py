@@ -107,11 +107,12 @@ def process_pending(
     return ids
 
 
+_UNFINISHED = BankUpload.status.in_([UploadStatus.pending, UploadStatus.processing])
+
+
 def unfinished_uploads(session: Session) -> list[int]:
     return list(session.scalars(
-        sa.select(BankUpload.id).where(
-            BankUpload.status.in_([UploadStatus.pending, UploadStatus.processing]))
-        .order_by(BankUpload.id)))
+        sa.select(BankUpload.id).where(_UNFINISHED).order_by(BankUpload.id)))
 
 
 def pending_chunks(session: Session, upload_ids: list[int]) -> list[int]:
@@ -204,15 +205,13 @@ def _after_earlier_uploads(session: Session, upload: BankUpload) -> None:
     with nothing posting it — on PostgreSQL after ``EARLIER_UPLOAD_WAIT``
     seconds of looking (workers take a run's chunks in order, so the earlier
     file's last chunks are being taken), at once on SQLite (one writer)."""
+    earlier = (BankUpload.bank_id == upload.bank_id, BankUpload.id < upload.id)
     earlier_chunks = (
         sa.select(BankUploadChunk.id)
         .join(BankUpload, BankUpload.id == BankUploadChunk.upload_id)
-        .where(BankUpload.bank_id == upload.bank_id, BankUpload.id < upload.id,
-               BankUploadChunk.done_at.is_(None))
+        .where(*earlier, BankUploadChunk.done_at.is_(None))
         .with_for_update(read=True, of=BankUploadChunk))
-    unfinished = sa.select(BankUpload.id).where(
-        BankUpload.bank_id == upload.bank_id, BankUpload.id < upload.id,
-        BankUpload.status.in_([UploadStatus.pending, UploadStatus.processing]))
+    unfinished = sa.select(BankUpload.id).where(*earlier, _UNFINISHED)
     waits = session.get_bind().dialect.name == "postgresql"
     deadline = time.monotonic() + EARLIER_UPLOAD_WAIT
     while True:
