@@ -72,12 +72,13 @@ def test_a_kept_portfolio_is_measured_later(tmp_path: Path) -> None:
     assert schema not in _schemas()  # measured, then dropped (no --keep)
 
 
-def test_a_bare_copy_baseline_is_the_median_of_its_samples() -> None:
-    from jobs.bench import COPY_SAMPLES, _median_of
+def test_a_bare_baseline_is_the_median_of_its_samples() -> None:
+    from jobs.bench import COPY_SAMPLES, UPDATE_SAMPLES, _median_of
 
     for samples, median in (([0.92, 0.69, 1.03], 0.92), ([0.92, 0.69, 1.03, 0.70, 0.95], 0.92)):
         timings = iter(samples)
         assert _median_of(len(samples), timings.__next__) == median
         assert next(timings, None) is None  # every sample taken
     # An odd number of several samples: the baseline is a timing measured.
-    assert COPY_SAMPLES > 1 and COPY_SAMPLES % 2 == 1
+    for n in (COPY_SAMPLES, UPDATE_SAMPLES):
+        assert n > 1 and n % 2 == 1
