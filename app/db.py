@@ -466,5 +466,12 @@ def update_rows(session: Session, table: sa.Table, key: str, rows: list[dict[str
     # scan of the whole table per call (a due day's chunks would read the
     # machines' table two hundred times over a million loans).
     session.execute(sa.text(f"ANALYZE {temp}"))
-    session.execute(table.update().where(table.c[key] == temp_table.c[key])
+    # Bounded by the rows' own keys: otherwise the planner may merge-join the
+    # temporary table with the table's whole primary key from its first row
+    # on (the early chunks of a million loans' due day each read every loan
+    # before their own range, twice the cost of the update itself).
+    keys = [row[key] for row in rows]
+    session.execute(table.update()
+                    .where(table.c[key] == temp_table.c[key],
+                           table.c[key].between(min(keys), max(keys)))
                     .values({c: value(c, temp_table.c[c]) for c in columns}))
