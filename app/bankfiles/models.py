@@ -117,6 +117,9 @@ class BankUpload(Base):
     lines_total: Mapped[int | None] = mapped_column(sa.Integer)
     # Lines whose outcome is committed (the sum of its chunks done).
     lines_done: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # Its chunks name transactions in common: each is posted after the one before.
+    chunks_in_turn: Mapped[bool] = mapped_column(sa.Boolean, default=False,
+                                                 server_default=sa.false())
     uploaded_by: Mapped[str] = mapped_column(sa.String(200))
     created_at: Mapped[CreatedAt]
     processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
@@ -138,10 +141,11 @@ class BankUploadPart(Base):
 
 class BankUploadChunk(Base):
     """Lines ``first_line`` to ``last_line`` of a checked upload, posted in one
-    transaction (a chunk of the ``bank_files`` job).  A plain file whose
-    chunks name no transaction in common is cut into chunks of
-    ``bankfile_chunk_lines``, which workers post at once, in any order; any
-    other file is one chunk, its lines posted in turn (``parsers._Cuts``)."""
+    transaction (a chunk of the ``bank_files`` job).  A plain file is cut into
+    chunks of ``bankfile_chunk_lines``, which workers post at once, in any
+    order, unless they name transactions in common: then each waits for the
+    one before it (``BankUpload.chunks_in_turn``).  Any other file is one
+    chunk, its lines posted in turn (``parsers._Cuts``)."""
 
     __tablename__ = "bank_upload_chunks"
     __table_args__ = (sa.UniqueConstraint("upload_id", "seq"),)

@@ -93,13 +93,15 @@ def normalise_encoding(name: str | None) -> str | None:
 
 class Checked(NamedTuple):
     """What the whole-file check found: the encoding used (CSV), the number of
-    records, and where the records may be cut into chunks processed apart:
+    records, and where the records may be cut into chunks, each read apart:
     (first line, byte offset of that line) of each chunk, or None when the file
-    must be processed in one piece (``_Cuts``)."""
+    is read in one piece; ``in_turn``: the chunks name transactions in common,
+    so each must be posted after the one before it (``_Cuts``)."""
 
     encoding: str | None
     lines: int
     cuts: list[tuple[int, int]] | None
+    in_turn: bool = False
 
 
 def check(opener: Opener, fmt: FileFormat, declared_encoding: str | None, *,
@@ -269,9 +271,9 @@ class _Csv:
 
 
 def _check_csv(opener: Opener, fmt: FileFormat, encoding: str, chunk_lines: int | None
-               ) -> tuple[int, list[tuple[int, int]] | None]:
-    """The number of lines (the trailer, when there is one, must match them) and
-    the cuts (``_Cuts``).
+               ) -> tuple[int, list[tuple[int, int]] | None, bool]:
+    """The number of lines (the trailer, when there is one, must match them), the
+    cuts and whether their chunks go in turn (``_Cuts``).
 
     A uniform block of text (every line with the header's number of fields, no
     TRAILER) is counted without a Python loop over its lines (``map`` over
@@ -285,7 +287,9 @@ def _check_csv(opener: Opener, fmt: FileFormat, encoding: str, chunk_lines: int 
         count, trailer, total = _scan_csv(opener, fmt, encoding, None, tally=True)
     if trailer is not None:
         _check_trailer(trailer, count, total or ZERO)
-    return count, cuts and cuts.found()
+    if cuts is None or (found := cuts.found()) is None:
+        return count, None, False
+    return count, *found
 
 
 def _ends_in_trailer(opener: Opener) -> bool:
@@ -341,19 +345,20 @@ def _field(lines: list[str], at: int, width: int) -> Iterator[str]:
 
 
 class _Cuts:
-    """Where a repayment CSV may be cut into chunks of ``size`` lines that are
-    processed apart (by several workers at once), found while it is checked.
+    """Where a repayment CSV may be cut into chunks of ``size`` lines, each read
+    and posted in a transaction of its own, found while it is checked.
 
     Only a plain file is cut: its header the first physical line, then one
     record a line (no quotes, no blank line; a TRAILER may end it), so that
     the byte offset where a chunk's first line starts is counted here and the
-    chunk can be read from there.  Nor is a file whose chunks are tied: a
-    transaction id named in two chunks (as a line's own id, or as the payment a
-    reversal reverses) is decided by line order (a repeated id is a duplicate
-    of its first line; a reversal needs its payment posted first), so such a
-    file goes in one piece, its lines in turn.  Ids are compared by their
-    hashes (8 bytes a line, not the strings): a collision only keeps a file
-    whole.
+    chunk can be read from there.  Its chunks are posted at once (by several
+    workers) unless they are tied: a transaction id named in two chunks (as a
+    line's own id, or as the payment a reversal reverses) is decided by line
+    order (a repeated id is a duplicate of its first line; a reversal needs
+    its payment posted first), so a tied file's chunks go in turn, each after
+    the one before it is committed.  Ids are compared by their hashes (8
+    bytes a line, not the strings): a collision only puts a file's chunks in
+    turn.
     """
 
     def __init__(self, opener: Opener, encoding: str, size: int) -> None:
@@ -412,16 +417,16 @@ class _Cuts:
     def _bytes(self, lines: list[str]) -> int:
         return len("\n".join(lines).encode(self.encoding)) + 1 if lines else 0
 
-    def found(self) -> list[tuple[int, int]] | None:
-        """The cuts, or None: the file goes in one piece."""
+    def found(self) -> tuple[list[tuple[int, int]], bool] | None:
+        """The cuts and whether their chunks are tied (go in turn), or None: the
+        file goes in one piece."""
         if not self.plain or len(self.cuts) < 2:
             return None
         keys, chunks = np.concatenate(self.keys), np.concatenate(self.chunks)
         order = np.argsort(keys, kind="stable")
         keys, chunks = keys[order], chunks[order]
-        if np.any((keys[1:] == keys[:-1]) & (chunks[1:] != chunks[:-1])):
-            return None
-        return self.cuts
+        tied = bool(np.any((keys[1:] == keys[:-1]) & (chunks[1:] != chunks[:-1])))
+        return self.cuts, tied
 
 
 def _check_trailer(trailer: tuple[str, ...], count: int, total: Decimal) -> None:

@@ -1,10 +1,11 @@
 """Processing an upload: the whole-file check, then its lines in chunks.
 
 The check (``check_upload``) reads the whole file once and cuts it into
-chunks of lines (``BankUploadChunk``): a plain file whose chunks name no
-transaction in common into chunks of ``bankfile_chunk_lines``, which may be
-posted at once and in any order (several workers of the ``bank_files``
-job); any other file into one chunk, its lines posted in turn.
+chunks of lines (``BankUploadChunk``): a plain file into chunks of
+``bankfile_chunk_lines``, which may be posted at once and in any order
+(several workers of the ``bank_files`` job), or each after the one before
+when they name transactions in common; any other file into one chunk, its
+lines posted in turn.
 
 Each chunk is one transaction: its lines are judged in batches against a
 few bulk lookups (``app.bankfiles.judging``), written with one bulk insert
@@ -66,9 +67,10 @@ from app.origination.contracts import confirm_disbursement
 from app.servicing.models import Loan
 from app.servicing.receipts import receipt_entry
 
-# How long a chunk looks for a bank's earlier upload to be taken
-# (``_after_earlier_uploads``): a worker locks a chunk moments after claiming
-# it, so an earlier chunk still unlocked after this is one nobody is posting.
+# How long a chunk looks for an earlier chunk (of the bank's earlier upload, or
+# of its own upload going in turn) to be taken (``_after_earlier_lines``): a
+# worker locks a chunk moments after claiming it, so an earlier chunk still
+# unlocked after this is one nobody is posting.
 EARLIER_UPLOAD_WAIT = 2.0
 
 
@@ -145,6 +147,7 @@ def check_upload(session: Session, upload_id: int, chunk_lines: int | None = Non
                snapshot(upload))
         return upload
     upload.encoding, upload.lines_total = checked.encoding, checked.lines
+    upload.chunks_in_turn = checked.in_turn
     upload.status = UploadStatus.processing
     cuts: list[tuple[int, int | None]] = list(checked.cuts or [(1, None)])
     lasts = [first - 1 for first, _ in cuts[1:]] + [checked.lines]
@@ -164,16 +167,16 @@ def post_chunk(session: Session, chunk_id: int, *, business_date: dt.date,
     finishes it); the lines posted (0 for a chunk done before).
 
     The chunk's row is locked first: a second runner of the chunk waits, then
-    finds it done; the bank's earlier uploads are finished first
-    (``_after_earlier_uploads``).  A chunk cut from a plain file is read from
-    its own bytes behind the file's header (``local_copy`` of those spans
-    only)."""
+    finds it done; the bank's earlier uploads are finished first, and so are
+    the upload's earlier chunks when they go in turn (``_after_earlier_lines``).
+    A chunk cut from a plain file is read from its own bytes behind the
+    file's header (``local_copy`` of those spans only)."""
     chunk_lines = chunk_lines or get_settings().bankfile_chunk_lines
     chunk = session.get(BankUploadChunk, chunk_id, with_for_update=True)
     if chunk is None or chunk.done_at is not None:
         return 0
     upload = session.get_one(BankUpload, chunk.upload_id)
-    _after_earlier_uploads(session, upload)
+    _after_earlier_lines(session, upload, chunk)
     with local_copy(session, upload.id, _spans(session, chunk)) as opener:
         # A cut chunk goes in two batches: the second is read and its loans looked
         # up (``_loans_ahead``) while the first is judged and written.
@@ -196,22 +199,27 @@ def post_chunk(session: Session, chunk_id: int, *, business_date: dt.date,
     return lines
 
 
-def _after_earlier_uploads(session: Session, upload: BankUpload) -> None:
+def _after_earlier_lines(session: Session, upload: BankUpload, chunk: BankUploadChunk) -> None:
     """A bank's uploads are posted in the order they came, so that every line is
     judged with the transactions of the bank's earlier files in (a repeated id
-    is a duplicate of the first file's line, a reversal finds its payment):
-    a chunk waits for the chunks of the bank's earlier uploads being posted
-    (their rows' locks), and is refused while an earlier upload is unfinished
+    is a duplicate of the first file's line, a reversal finds its payment),
+    and so are an upload's chunks when they name transactions in common
+    (``chunks_in_turn``): a chunk waits for the earlier chunks being posted
+    (their rows' locks), and is refused while an earlier one is not done
     with nothing posting it — on PostgreSQL after ``EARLIER_UPLOAD_WAIT``
     seconds of looking (workers take a run's chunks in order, so the earlier
-    file's last chunks are being taken), at once on SQLite (one writer)."""
-    earlier = (BankUpload.bank_id == upload.bank_id, BankUpload.id < upload.id)
+    ones are being taken), at once on SQLite (one writer)."""
+    earlier_uploads = sa.and_(BankUpload.bank_id == upload.bank_id, BankUpload.id < upload.id)
+    earlier = earlier_uploads
+    if upload.chunks_in_turn:
+        earlier = sa.or_(earlier, sa.and_(BankUploadChunk.upload_id == upload.id,
+                                          BankUploadChunk.seq < chunk.seq))
     earlier_chunks = (
-        sa.select(BankUploadChunk.id)
+        sa.select(BankUploadChunk.upload_id, BankUploadChunk.seq)
         .join(BankUpload, BankUpload.id == BankUploadChunk.upload_id)
-        .where(*earlier, BankUploadChunk.done_at.is_(None))
+        .where(earlier, BankUploadChunk.done_at.is_(None))
         .with_for_update(read=True, of=BankUploadChunk))
-    unfinished = sa.select(BankUpload.id).where(*earlier, _UNFINISHED)
+    unfinished = sa.select(BankUpload.id).where(earlier_uploads, _UNFINISHED)
     waits = session.get_bind().dialect.name == "postgresql"
     deadline = time.monotonic() + EARLIER_UPLOAD_WAIT
     while True:
@@ -219,16 +227,21 @@ def _after_earlier_uploads(session: Session, upload: BankUpload) -> None:
         # worker about to post one of those chunks never waits for this one.
         savepoint = session.begin_nested()
         try:
-            session.execute(earlier_chunks).all()
+            undone = session.execute(earlier_chunks).all()
             first = session.scalars(unfinished.order_by(BankUpload.id).limit(1)).first()
         finally:
             savepoint.rollback()
-        if first is None:
+        before = min((seq for upload_id, seq in undone if upload_id == upload.id), default=None)
+        if first is None and before is None:
             return
-        if not waits or time.monotonic() > deadline:
+        if waits and time.monotonic() <= deadline:
+            time.sleep(0.05)
+            continue
+        if first is not None:
             raise Conflict(f"upload {upload.id} comes after upload {first} of the same bank, "
                            "which is not posted yet: that one first", code="earlier_upload")
-        time.sleep(0.05)
+        raise Conflict(f"chunk {chunk.seq} of upload {upload.id} comes after its chunk {before}, "
+                       "which is not posted yet: that one first", code="earlier_chunk")
 
 
 def _lines(chunk: BankUploadChunk) -> int:

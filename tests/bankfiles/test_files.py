@@ -397,3 +397,43 @@ def test_a_banks_uploads_are_posted_in_the_order_they_came(db, world, monkeypatc
     assert world.process(second.id).status == UploadStatus.done
     [reversal] = world.lines(second.id).values()
     assert (reversal.outcome, reversal.reason) == (Outcome.posted, None)
+
+
+def test_a_file_whose_chunks_name_one_transaction_posts_them_in_turn(
+        db, connection, world, monkeypatch):
+    """A plain file whose chunks share a transaction (its payment in the first
+    chunk, a reversal and a repeat of it in the last) is cut all the same,
+    its chunks to go in turn: the last taken first is refused (409
+    ``earlier_chunk``, nothing of it posted); in turn, each committed on its
+    own, the reversal finds the payment and the repeat is its duplicate."""
+    from app.bankfiles import processing
+    from app.bankfiles.models import BankUpload, BankUploadChunk, Reason
+    from app.db import session_scope
+    from app.errors import Conflict
+
+    monkeypatch.setattr(processing, "EARLIER_UPLOAD_WAIT", 0.2)
+    head = "bank_txn_id,contract_no,id_number,amount,value_date,type,reverses\n"
+    pay = f"P1,{A},11010519491231002X,100.00,2027-01-20,REPAY,\n"
+    fillers = [f"F{n},{B},44010620000101123X,1.00,2027-01-20,REPAY,\n" for n in range(3)]
+    reversal = f"R1,{A},11010519491231002X,100.00,2027-01-21,REVERSAL,P1\n"
+    upload, _ = world.upload((head + pay + "".join(fillers) + reversal + pay).encode())
+    factory = make_session_factory(connection, join_transaction_mode="create_savepoint")
+    with session_scope(factory) as session:
+        processing.check_upload(session, upload.id, 2)
+    db.expire_all()
+    assert db.get(BankUpload, upload.id).chunks_in_turn is True
+    chunks = db.scalars(sa.select(BankUploadChunk).where(BankUploadChunk.upload_id == upload.id)
+                        .order_by(BankUploadChunk.seq)).all()
+    assert [(c.first_line, c.last_line) for c in chunks] == [(1, 2), (3, 4), (5, 6)]
+    with pytest.raises(Conflict) as refused, session_scope(factory) as session:
+        processing.post_chunk(session, chunks[2].id, business_date=BUSINESS_DATE)
+    assert refused.value.code == "earlier_chunk"
+    assert f"chunk 3 of upload {upload.id} comes after its chunk 1" in refused.value.message
+    assert world.lines(upload.id) == {}
+    assert world.process(upload.id).status == UploadStatus.done
+    assert all(c.done_at is not None for c in db.scalars(
+        sa.select(BankUploadChunk).where(BankUploadChunk.upload_id == upload.id)))
+    outcomes = {n: (x.outcome, x.reason) for n, x in world.lines(upload.id).items()}
+    assert outcomes == {1: (Outcome.posted, None), 2: (Outcome.posted, None),
+                        3: (Outcome.posted, None), 4: (Outcome.posted, None),
+                        5: (Outcome.posted, None), 6: (Outcome.duplicate, Reason.duplicate)}

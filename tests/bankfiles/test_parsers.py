@@ -199,12 +199,17 @@ TIES = {
 
 
 @pytest.mark.parametrize("tie", TIES.values(), ids=TIES.keys())
-def test_chunks_naming_one_transaction_keep_the_file_whole(tie):
+def test_chunks_naming_one_transaction_go_in_turn(tie):
+    """Cut all the same (each chunk read from its own bytes gives the file's
+    lines), but to be posted each after the one before."""
     lines = [line.removesuffix("\r\n") for line in PLAIN]
     for at, line in zip(tie[::2], tie[1::2], strict=True):
         lines.insert(at, line)
-    _, checked = cut(HEAD + "\n".join(lines) + "\n", 20)
-    assert checked.cuts is None
+    data, checked = cut(HEAD + "\n".join(lines) + "\n", 20)
+    assert checked.in_turn is True
+    assert [first for first, _ in checked.cuts] == [1, 21, 41]
+    chunks = chunk_records(data, checked)
+    assert [r for c in chunks for r in c] == whole_records(data, checked.encoding)
 
 
 def test_ties_within_one_chunk_leave_it_cut():
@@ -213,13 +218,14 @@ def test_ties_within_one_chunk_leave_it_cut():
              + [line.removesuffix("\r\n") for line in PLAIN[10:]])
     _, checked = cut(HEAD + "\n".join(lines) + "\n", 20)
     assert [first for first, _ in checked.cuts] == [1, 21, 41]
+    assert checked.in_turn is False  # its chunks go at once
 
 
 @pytest.mark.parametrize("odd", [QUOTED[0], "\r\n", ODD[1], ODD[2]],
                          ids=["quoted", "blank line", "too many fields", "too few fields"])
 def test_a_file_not_one_record_a_line_is_not_cut(odd):
     _, checked = cut(HEAD + "".join(PLAIN[:30] + [odd] + PLAIN[30:]), 20)
-    assert checked.lines in (40, 41) and checked.cuts is None
+    assert checked.lines in (40, 41) and (checked.cuts, checked.in_turn) == (None, False)
 
 
 def test_a_file_of_one_chunk_is_not_cut():

@@ -211,6 +211,70 @@ def test_a_banks_later_file_waits_for_the_chunk_of_an_earlier_one_being_posted(
         assert tuple(reversal) == ("REVERSAL", Outcome.posted)
 
 
+@pytest.mark.pg_only
+def test_a_tied_files_later_chunk_waits_for_the_one_before_being_posted(
+        committed_engine, tmp_path):
+    """A file whose two chunks name transactions in common: the second, taken
+    while the first is being posted (not yet committed), waits for it, so
+    its reversal of a payment in the first posts, and its repeat of a
+    transaction id there is a duplicate."""
+    from app.bankfiles.models import BankUploadChunk
+    from app.bankfiles.processing import check_upload, post_chunk
+
+    factory = make_session_factory(committed_engine)
+    with session_scope(factory) as session:
+        bank_id, loans = seed_bank(session, loans=40, tag="inturn")
+    path = tmp_path / "tied.csv"
+    write_repayments(path, lines=400, loans=loans, post_every=1, value_date=dt.date(2026, 1, 20))
+    # Line n + 1 of the file is its n-th: loan n % 40, amount 1.<n % 100>.
+    (c5, id5), (c7, id7) = loans[105 % 40], loans[107 % 40]
+    lines = path.read_text().splitlines(keepends=True)
+    lines[250] = f"R000000001,{c5},{id5},1.05,2026-01-20,REVERSAL,T000000105\n"
+    lines[300] = f"T000000107,{c7},{id7},1.07,2026-01-20,REPAY,\n"
+    path.write_text("".join(lines))
+    with session_scope(factory) as session:
+        upload_id = upload_file(session, bank_id, path)
+        check_upload(session, upload_id, 200)
+    with session_scope(factory) as session:
+        assert session.get_one(BankUpload, upload_id).chunks_in_turn
+        chunks = session.scalars(sa.select(BankUploadChunk.id).where(
+            BankUploadChunk.upload_id == upload_id).order_by(BankUploadChunk.seq)).all()
+    assert len(chunks) == 2
+    posted, commit = threading.Event(), threading.Event()
+
+    def first() -> None:  # held open until told
+        with session_scope(factory) as session:
+            post_chunk(session, chunks[0], business_date=BUSINESS_DATE)
+            posted.set()
+            commit.wait(30)
+
+    def second() -> None:
+        with session_scope(factory) as session:
+            post_chunk(session, chunks[1], business_date=BUSINESS_DATE)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    try:
+        threads[0].start()
+        assert posted.wait(30)
+        threads[1].start()
+        threads[1].join(1.0)
+        assert threads[1].is_alive()  # waiting for the first chunk
+    finally:
+        commit.set()
+        for thread in threads:
+            if thread.is_alive():
+                thread.join(60)
+    with session_scope(factory) as session:
+        not_posted = session.execute(
+            sa.select(BankLine.line_no, BankLine.outcome, BankLine.reason)
+            .where(BankLine.upload_id == upload_id, BankLine.outcome != Outcome.posted)).all()
+        assert [tuple(x) for x in not_posted] == [(300, Outcome.duplicate, Reason.duplicate)]
+        reversal = session.execute(sa.select(BankLine.type, BankLine.outcome).where(
+            BankLine.upload_id == upload_id, BankLine.line_no == 250)).one()
+        assert tuple(reversal) == ("REVERSAL", Outcome.posted)
+        assert session.get_one(BankUpload, upload_id).status == UploadStatus.done
+
+
 def test_processing_memory_stays_flat():
     """The suite's small version of ``loans bankfiles bench --lines 1000000``."""
     result = run_bench(lines=5000, post_every=50, loans=20)
@@ -222,8 +286,8 @@ def test_processing_memory_stays_flat():
 def test_lines_read_ahead_are_judged_as_in_turn(committed_engine, tmp_path, monkeypatch, via):
     """Processing reads a chunk's next batch and finds its loans in a thread, on
     a connection of its own: with batches of two lines, every line is judged
-    as it is in turn, and a transaction id repeated two batches later is a
-    duplicate of its first line (the file, tied by it, is one chunk).  Both
+    as it is in turn, and a transaction id repeated two chunks later is a
+    duplicate of its first line (the file, tied by it, goes in chunks in turn).  Both
     through the command and through the ``bank_files`` job (whose sessions'
     bind is the engine here)."""
     from app.bankfiles import processing
@@ -277,4 +341,6 @@ def test_lines_read_ahead_are_judged_as_in_turn(committed_engine, tmp_path, monk
         (6, Outcome.exception, Reason.future_date, None),
         (7, Outcome.posted, None, ids[c1]),
     ]
-    assert threads_used == [True] * 4  # each chunk's loans found by the look-ahead thread
+    # Chunks of two lines, each (cut) in two batches: every batch's loans found
+    # by the look-ahead thread.
+    assert threads_used == [True] * 7
