@@ -147,6 +147,21 @@ def test_two_workers_post_one_file_once_each_line_as_in_turn(committed_engine, t
         assert unbalanced_entries(session) == [] and trial_balance(session) == 0
 
 
+def _name_again(path, loans, *, reversal_at: int, payment: int, repeat_at: int,
+                repeated: int) -> None:
+    """Rewrite two lines of a ``write_repayments`` file (of 40 loans, valued
+    2026-01-20), whose line n + 1 is its n-th transaction T<n> (loan n % 40,
+    amount 1.<n % 100>): line ``reversal_at`` reverses transaction
+    ``payment``, line ``repeat_at`` repeats transaction ``repeated``."""
+    (c_paid, id_paid), (c_again, id_again) = loans[payment % 40], loans[repeated % 40]
+    lines = path.read_text().splitlines(keepends=True)
+    lines[reversal_at] = (f"R000000001,{c_paid},{id_paid},1.{payment % 100:02d},2026-01-20,"
+                          f"REVERSAL,T{payment:09d}\n")
+    lines[repeat_at] = (f"T{repeated:09d},{c_again},{id_again},1.{repeated % 100:02d},"
+                        "2026-01-20,REPAY,\n")
+    path.write_text("".join(lines))
+
+
 @pytest.mark.pg_only
 def test_a_banks_later_file_waits_for_the_chunk_of_an_earlier_one_being_posted(
         committed_engine, tmp_path):
@@ -164,12 +179,7 @@ def test_a_banks_later_file_waits_for_the_chunk_of_an_earlier_one_being_posted(
     day = dt.date(2026, 1, 20)
     write_repayments(first, lines=400, loans=loans, post_every=1, value_date=day)
     write_repayments(second, lines=400, loans=loans, post_every=1, value_date=day, prefix="U")
-    # Line n + 1 of a file is its n-th: loan n % 40, amount 1.<n % 100>.
-    (c5, id5), (c7, id7) = loans[305 % 40], loans[307 % 40]
-    lines = second.read_text().splitlines(keepends=True)
-    lines[50] = f"R000000001,{c5},{id5},1.05,2026-01-20,REVERSAL,T000000305\n"
-    lines[100] = f"T000000307,{c7},{id7},1.07,2026-01-20,REPAY,\n"
-    second.write_text("".join(lines))
+    _name_again(second, loans, reversal_at=50, payment=305, repeat_at=100, repeated=307)
     with session_scope(factory) as session:
         ids = [upload_file(session, bank_id, path) for path in (first, second)]
         for upload_id in ids:
@@ -226,12 +236,7 @@ def test_a_tied_files_later_chunk_waits_for_the_one_before_being_posted(
         bank_id, loans = seed_bank(session, loans=40, tag="inturn")
     path = tmp_path / "tied.csv"
     write_repayments(path, lines=400, loans=loans, post_every=1, value_date=dt.date(2026, 1, 20))
-    # Line n + 1 of the file is its n-th: loan n % 40, amount 1.<n % 100>.
-    (c5, id5), (c7, id7) = loans[105 % 40], loans[107 % 40]
-    lines = path.read_text().splitlines(keepends=True)
-    lines[250] = f"R000000001,{c5},{id5},1.05,2026-01-20,REVERSAL,T000000105\n"
-    lines[300] = f"T000000107,{c7},{id7},1.07,2026-01-20,REPAY,\n"
-    path.write_text("".join(lines))
+    _name_again(path, loans, reversal_at=250, payment=105, repeat_at=300, repeated=107)
     with session_scope(factory) as session:
         upload_id = upload_file(session, bank_id, path)
         check_upload(session, upload_id, 200)
