@@ -5,9 +5,10 @@ cut into chunks of lines) and gives the job one chunk (``lo = hi``, the
 chunk's id in ``bank_upload_chunks``) for each chunk of an unfinished
 upload not yet done.  Each runs in the runner's transaction, so its lines
 are posted together with the chunk's ``done`` mark, and any number of
-workers post one file's chunks at once: a plain file's chunks name no
-transaction in common, so their order does not matter (any other file is
-one chunk).  A worker killed part-way leaves its chunk to be done again;
+workers post one file's chunks at once: a plain file's chunks, in any
+order, unless they name a transaction in common (then each waits for the
+ones before it being posted); any other file is one chunk.  A worker
+killed part-way leaves its chunk to be done again;
 ``(bank_id, txn_key)`` being unique, nothing can post a bank transaction
 twice.  An upload arriving after the date's run was planned waits for the
 next date's run (or ``loans bankfiles process``).  Daily servicing runs
