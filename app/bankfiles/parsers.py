@@ -200,7 +200,8 @@ class _Csv:
             block = carry + block
             cut = block.rfind("\n") + 1
             body, carry = block[:cut], block[cut:]
-            if '"' not in body and body.count("\r") == body.count("\r\n"):
+            if '"' not in body and ("\r" not in body
+                                    or body.count("\r") == body.count("\r\n")):
                 if body:
                     yield body
                 continue
@@ -317,7 +318,7 @@ def _scan_csv(opener: Opener, fmt: FileFormat, encoding: str, cuts: _Cuts | None
             if tally:
                 amounts.update(_field(lines, amount_at, csv_file.width))
             if cuts is not None:
-                cuts.add(lines, csv_file)
+                cuts.add(lines, csv_file, block)
             csv_file.line_no += len(lines)
             continue
         if cuts is not None:
@@ -377,8 +378,9 @@ class _Cuts:
         self.named = [REPAYMENT_COLUMNS.index("bank_txn_id"),
                       REPAYMENT_COLUMNS.index("reverses")]
 
-    def add(self, lines: list[str], csv_file: _Csv) -> None:
-        """Uniform data lines, in order."""
+    def add(self, lines: list[str], csv_file: _Csv, text: str | None = None) -> None:
+        """Uniform data lines, in order; ``text``: the same lines as the block of
+        text they came in, when they did."""
         if not self.plain:
             return
         done, n = self.lines, len(lines)
@@ -386,12 +388,16 @@ class _Cuts:
         while cut < done + n:
             self.cuts.append((cut + 1, self.offset + self._bytes(lines[:cut - done])))
             cut += self.size
-        self.offset += self._bytes(lines)
+        self.offset += self._bytes(lines) if text is None else (
+            len(text) if text.isascii() else len(text.encode(self.encoding)))
         self.lines += n
         chunks = np.arange(done, done + n, dtype=np.int64) // self.size
         for column in self.named:
-            ids = np.array(list(map(str.strip, _field(lines, csv_file.positions[column],
-                                                      csv_file.width))), dtype=object)
+            at = csv_file.positions[column]
+            if (text is not None and at == csv_file.width - 1
+                    and text.count(",\n") + text.count(",\r\n") == n):
+                continue  # the last field empty on every line (no reversal names a payment)
+            ids = np.array(list(map(str.strip, _field(lines, at, csv_file.width))), dtype=object)
             named = ids != ""
             self.keys.append(np.fromiter(map(hash, ids[named]), np.int64))
             self.chunks.append(chunks[named])
