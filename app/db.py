@@ -469,7 +469,7 @@ def update_rows(session: Session, table: sa.Table, key: str, rows: list[dict[str
     # Bounded by the rows' own keys: otherwise the planner may merge-join the
     # temporary table with the table's whole primary key from its first row
     # on (the early chunks of a million loans' due day each read every loan
-    # before their own range, twice the cost of the update itself).
+    # before their own range: loans 100,001-105,000 took 106 ms, 67 bounded).
     keys = [row[key] for row in rows]
     session.execute(table.update()
                     .where(table.c[key] == temp_table.c[key],
