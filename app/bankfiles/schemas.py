@@ -25,6 +25,8 @@ class UploadOut(ResponseModel):
     fault_message: str | None
     lines_total: int | None
     lines_done: int
+    # Its chunks name transactions in common: posted one after another, not at once.
+    chunks_in_turn: bool
     uploaded_by: str
     created_at: dt.datetime
     processed_at: dt.datetime | None

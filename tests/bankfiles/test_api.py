@@ -13,7 +13,7 @@ from app.audit.models import AuditRecord
 from app.auth.models import Role
 from app.reference.models import Bank, Center
 from app.servicing.service import run_loan
-from tests.bankfiles.conftest import BUSINESS_DATE, CLOSED, DATA, A, payments
+from tests.bankfiles.conftest import BUSINESS_DATE, CLOSED, DATA, A, B, payments
 from tests.bankfiles.test_files import assert_ledger_sound
 
 
@@ -217,3 +217,32 @@ def test_a_later_file_processed_first_is_refused_by_name(client, world, monkeypa
     for upload_id in ids:
         done = client.post(f"/v1/bank-files/{upload_id}/process", headers=world.headers)
         assert (done.status_code, done.json()["status"]) == (200, "done")
+
+
+def test_an_upload_says_whether_its_chunks_go_in_turn(client, world, monkeypatch):
+    """Cut into chunks of two lines, a file whose reversal is in another chunk
+    than its payment has its chunks posted in turn, and says so; a file whose
+    chunks share no transaction does not."""
+    from app.bankfiles import processing
+    from tests.conftest import SETTINGS
+
+    monkeypatch.setattr(processing, "get_settings",
+                        lambda: SETTINGS.model_copy(update={"bankfile_chunk_lines": 2}))
+    head = "bank_txn_id,contract_no,id_number,amount,value_date,type,reverses\n"
+
+    def process(*lines: str) -> dict:
+        up = client.post("/v1/bank-files", content=(head + "".join(lines)).encode(),
+                         headers=world.headers).json()
+        done = client.post(f"/v1/bank-files/{up['id']}/process", headers=world.headers)
+        assert done.status_code == 200
+        return done.json()
+
+    tied = process(f"IT-1,{A},11010519491231002X,10.00,2027-01-20,REPAY,\n",
+                   f"IT-2,{B},44010620000101123X,10.00,2027-01-20,REPAY,\n",
+                   f"IT-3,{A},11010519491231002X,10.00,2027-01-21,REVERSAL,IT-1\n")
+    assert (tied["status"], tied["lines_done"], tied["chunks_in_turn"]) == ("done", 3, True)
+    assert (tied["report"]["posted"], tied["report"]["reversals_posted"]) == (2, 1)
+    apart = process(f"IT-4,{A},11010519491231002X,10.00,2027-01-22,REPAY,\n",
+                    f"IT-5,{B},44010620000101123X,10.00,2027-01-22,REPAY,\n",
+                    f"IT-6,{B},44010620000101123X,10.00,2027-01-22,REPAY,\n")
+    assert (apart["status"], apart["chunks_in_turn"]) == ("done", False)
