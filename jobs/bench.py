@@ -211,9 +211,13 @@ class Bench:
         night's jobs and the next, but when and how much of it runs during a
         figure is chance (and the CI's PostgreSQL runs without it), so the
         bench clears them itself and every figure starts from the same state."""
+        self._vacuum("VACUUM ANALYZE")
+
+    def _vacuum(self, statement: str) -> None:
+        """A ``VACUUM`` (outside a transaction, as it must run); PostgreSQL only."""
         if self.pg:
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-                c.exec_driver_sql("VACUUM ANALYZE")
+                c.exec_driver_sql(statement)
 
     # -- the job, run by worker processes
     def run_job(self, day: dt.date) -> JobRun:
@@ -271,9 +275,7 @@ class Bench:
             started = time.perf_counter()
             conn.execute(sa.text("UPDATE loans SET days_past_due = days_past_due"))
         seconds = time.perf_counter() - started
-        if self.pg:
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-                c.exec_driver_sql("VACUUM loans")
+        self._vacuum("VACUUM loans")
         return seconds
 
     def bare_copy_in(self, path: Path) -> float:

@@ -318,7 +318,7 @@ def _scan_csv(opener: Opener, fmt: FileFormat, encoding: str, cuts: _Cuts | None
             if tally:
                 amounts.update(_field(lines, amount_at, csv_file.width))
             if cuts is not None:
-                cuts.add(lines, csv_file, block)
+                cuts.add(lines, block, csv_file)
             csv_file.line_no += len(lines)
             continue
         if cuts is not None:
@@ -378,24 +378,23 @@ class _Cuts:
         self.named = [REPAYMENT_COLUMNS.index("bank_txn_id"),
                       REPAYMENT_COLUMNS.index("reverses")]
 
-    def add(self, lines: list[str], csv_file: _Csv, text: str | None = None) -> None:
-        """Uniform data lines, in order; ``text``: the same lines as the block of
-        text they came in, when they did."""
+    def add(self, lines: list[str], text: str, csv_file: _Csv) -> None:
+        """Uniform data lines, in order, and their text (each line with its break)."""
         if not self.plain:
             return
         done, n = self.lines, len(lines)
         cut = -(-done // self.size) * self.size
         while cut < done + n:
-            self.cuts.append((cut + 1, self.offset + self._bytes(lines[:cut - done])))
+            prefix = lines[:cut - done]
+            self.cuts.append((cut + 1, self.offset + self._bytes("\n".join(prefix) + "\n"
+                                                               if prefix else "")))
             cut += self.size
-        self.offset += self._bytes(lines) if text is None else (
-            len(text) if text.isascii() else len(text.encode(self.encoding)))
+        self.offset += self._bytes(text)
         self.lines += n
         chunks = np.arange(done, done + n, dtype=np.int64) // self.size
         for column in self.named:
             at = csv_file.positions[column]
-            if (text is not None and at == csv_file.width - 1
-                    and text.count(",\n") + text.count(",\r\n") == n):
+            if at == csv_file.width - 1 and text.count(",\n") + text.count(",\r\n") == n:
                 continue  # the last field empty on every line (no reversal names a payment)
             ids = np.array(list(map(str.strip, _field(lines, at, csv_file.width))), dtype=object)
             named = ids != ""
@@ -418,10 +417,10 @@ class _Cuts:
                 or not set(map(str.count, lines, repeat(","))) <= {csv_file.width - 1}):
             self.plain = False
             return
-        self.add(lines, csv_file)
+        self.add(lines, body, csv_file)
 
-    def _bytes(self, lines: list[str]) -> int:
-        return len("\n".join(lines).encode(self.encoding)) + 1 if lines else 0
+    def _bytes(self, text: str) -> int:
+        return len(text) if text.isascii() else len(text.encode(self.encoding))
 
     def found(self) -> tuple[list[tuple[int, int]], bool] | None:
         """The cuts and whether their chunks are tied (go in turn), or None: the

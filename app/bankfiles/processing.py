@@ -71,7 +71,7 @@ from app.servicing.receipts import receipt_entry
 # of its own upload going in turn) to be taken (``_after_earlier_lines``): a
 # worker locks a chunk moments after claiming it, so an earlier chunk still
 # unlocked after this is one nobody is posting.
-EARLIER_UPLOAD_WAIT = 2.0
+EARLIER_CHUNK_WAIT = 2.0
 
 
 def job_principal(upload_id: int) -> Principal:
@@ -206,7 +206,7 @@ def _after_earlier_lines(session: Session, upload: BankUpload, chunk: BankUpload
     and so are an upload's chunks when they name transactions in common
     (``chunks_in_turn``): a chunk waits for the earlier chunks being posted
     (their rows' locks), and is refused while an earlier one is not done
-    with nothing posting it — on PostgreSQL after ``EARLIER_UPLOAD_WAIT``
+    with nothing posting it — on PostgreSQL after ``EARLIER_CHUNK_WAIT``
     seconds of looking (workers take a run's chunks in order, so the earlier
     ones are being taken), at once on SQLite (one writer)."""
     earlier_uploads = sa.and_(BankUpload.bank_id == upload.bank_id, BankUpload.id < upload.id)
@@ -221,7 +221,7 @@ def _after_earlier_lines(session: Session, upload: BankUpload, chunk: BankUpload
         .with_for_update(read=True, of=BankUploadChunk))
     unfinished = sa.select(BankUpload.id).where(earlier_uploads, _UNFINISHED)
     waits = session.get_bind().dialect.name == "postgresql"
-    deadline = time.monotonic() + EARLIER_UPLOAD_WAIT
+    deadline = time.monotonic() + EARLIER_CHUNK_WAIT
     while True:
         # Under a savepoint rolled back at once: the share locks go with it, so a
         # worker about to post one of those chunks never waits for this one.

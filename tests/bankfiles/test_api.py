@@ -204,7 +204,7 @@ def test_a_payment_without_a_file_line_shows_in_reconciliation(client, world):
 def test_a_later_file_processed_first_is_refused_by_name(client, world, monkeypatch):
     from app.bankfiles import processing
 
-    monkeypatch.setattr(processing, "EARLIER_UPLOAD_WAIT", 0.2)
+    monkeypatch.setattr(processing, "EARLIER_CHUNK_WAIT", 0.2)
     ids = [client.post("/v1/bank-files", content=(DATA / name).read_bytes(),
                        headers=world.headers).json()["id"]
            for name in ("repayments-utf8.csv", "bad-lines.csv")]

@@ -382,7 +382,7 @@ def test_a_banks_uploads_are_posted_in_the_order_they_came(db, world, monkeypatc
     from app.bankfiles import processing
     from app.errors import Conflict
 
-    monkeypatch.setattr(processing, "EARLIER_UPLOAD_WAIT", 0.2)
+    monkeypatch.setattr(processing, "EARLIER_CHUNK_WAIT", 0.2)
     head = "bank_txn_id,contract_no,id_number,amount,value_date,type,reverses\n"
     first, _ = world.upload(
         f"{head}P1,{A},11010519491231002X,100.00,2027-01-20,REPAY,\n".encode())
@@ -411,7 +411,7 @@ def test_a_file_whose_chunks_name_one_transaction_posts_them_in_turn(
     from app.db import session_scope
     from app.errors import Conflict
 
-    monkeypatch.setattr(processing, "EARLIER_UPLOAD_WAIT", 0.2)
+    monkeypatch.setattr(processing, "EARLIER_CHUNK_WAIT", 0.2)
     head = "bank_txn_id,contract_no,id_number,amount,value_date,type,reverses\n"
     pay = f"P1,{A},11010519491231002X,100.00,2027-01-20,REPAY,\n"
     fillers = [f"F{n},{B},44010620000101123X,1.00,2027-01-20,REPAY,\n" for n in range(3)]
