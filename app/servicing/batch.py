@@ -7,7 +7,10 @@ an ordinary day reads a few index pages and touches no loan row.  For each
 selected loan the machine saved by the last run (``LoanEngineState``) is
 resumed and run on to the business date; what it decides from then on (new
 bills, claims, allocations of newly recorded payments) is posted in one bulk
-``post``; the loan's figures and machine are written back in bulk.
+``post``; the loan's figures and machine are written back in bulk.  The
+loans with no new event, on their due date with their bills paid (most of
+a due date's), are run on together over arrays (``app.engine.vector``,
+checked against the machine); the others each by the machine.
 
 A loan never serviced (bulk-imported, say) starts from an empty machine the
 same way: nothing is booked for it yet.  A loan whose saved machine cannot
@@ -23,14 +26,17 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
+from itertools import repeat
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.db import copy_rows, one_of, update_rows
-from app.engine import snapshot
+from app.db import copy_rows, one_of, plain_rows, update_rows
+from app.engine import snapshot, vector
 from app.engine.events import EventError
-from app.engine.machine import LoanMachine, Terms
+from app.engine.machine import Bill, Claim, LoanMachine, Terms
 from app.errors import Conflict
 from app.ledger.service import NewEntry, post
 from app.policy import get_policy
@@ -43,11 +49,30 @@ from app.servicing.service import cached_figures, engine_events, service_loan
 REPLAY_KINDS = (EventKind.payment_reversal, EventKind.forgiveness)
 
 
+class _Selected(NamedTuple):
+    """A loan selected for servicing, with its saved machine (if any)."""
+
+    id: int
+    policy_code: str
+    annual_rate: Decimal
+    penalty_markup: Decimal
+    subsidy_settlement: str
+    serviced_through: dt.date | None
+    dirty_from: dt.date | None
+    through: dt.date | None  # the saved machine's day
+    machine: str | None
+
+    COLUMNS = (Loan.id, Loan.policy_code, Loan.annual_rate, Loan.penalty_markup,
+               Loan.subsidy_settlement, Loan.serviced_through, Loan.dirty_from,
+               LoanEngineState.through, LoanEngineState.machine)
+
+
 @dataclass(frozen=True)
 class BatchResult:
     loans: int = 0  # loans serviced
     entries: int = 0  # ledger entries posted
     replayed: int = 0  # of which serviced the long way (replay from the first event)
+    stepped: int = 0  # of which run on to their due date over arrays (app.engine.vector)
 
 
 def needs_servicing(through: dt.date) -> sa.ColumnElement[bool]:
@@ -110,7 +135,8 @@ def service_loans(
     what ``service_loan`` does for each, without replaying their lives."""
     if not loan_ids:
         return BatchResult()
-    return _service(session, Loan.id.in_(loan_ids), through=through, posted_by=posted_by)
+    return _service(session, one_of(session, Loan.id, loan_ids), through=through,
+                    posted_by=posted_by)
 
 
 def _service(session: Session, which: sa.ColumnElement[bool], *, through: dt.date,
@@ -119,25 +145,20 @@ def _service(session: Session, which: sa.ColumnElement[bool], *, through: dt.dat
     selected = needs_servicing(through)
     if dirty:
         selected = sa.or_(selected, one_of(session, Loan.id, list(dirty)))
-    rows = session.execute(
-        sa.select(Loan.id, Loan.policy_code, Loan.annual_rate, Loan.penalty_markup,
-                  Loan.subsidy_settlement, Loan.serviced_through, Loan.dirty_from,
-                  LoanEngineState.through, LoanEngineState.machine)
-        .outerjoin(LoanEngineState, LoanEngineState.loan_id == Loan.id)
-        .where(which, selected)
-        .order_by(Loan.id)
-        .with_for_update(of=Loan)
-    ).all()
+    found = plain_rows(session, sa.select(*_Selected.COLUMNS)
+                       .outerjoin(LoanEngineState, LoanEngineState.loan_id == Loan.id)
+                       .where(which, selected)
+                       .order_by(Loan.id)
+                       .with_for_update(of=Loan))
+    rows = list(map(tuple.__new__, repeat(_Selected), found))
     if not rows:
         return BatchResult()
     dirty_from = {r.id: min(d for d in (r.dirty_from, dirty.get(r.id)) if d is not None)
                   for r in rows if r.dirty_from is not None or r.id in dirty}
     events = _new_events(session, {r.id: r.through for r in rows if r.id in dirty_from})
     terms_of = _Terms()
-    entries: list[NewEntry] = []
-    loan_updates: list[dict] = []
-    state_updates: list[dict] = []
-    state_inserts: list[dict] = []
+    run = _Run(through)
+    plain: list[tuple[int, Terms, str]] = []  # loans with no new event, for the array step
     replay: list[int] = []
     for r in rows:
         new_events = events.get(r.id, [])
@@ -149,23 +170,63 @@ def _service(session: Session, which: sa.ColumnElement[bool], *, through: dt.dat
             replay.append(r.id)
             continue
         terms = terms_of(r.policy_code, r.annual_rate, r.penalty_markup, r.subsidy_settlement)
-        machine = LoanMachine(terms) if fresh else snapshot.load(terms, r.machine)
-        entries += _run_on(r.id, machine, new_events, through)
-        loan_updates.append({"id": r.id, **cached_figures(machine, through)})
-        if machine.day is not None:
-            saved = {"loan_id": r.id, "through": through, "machine": snapshot.dump(machine)}
-            (state_inserts if r.machine is None else state_updates).append(saved)
-    post(session, entries, posted_by=posted_by, new=True)
-    update_rows(session, Loan.__table__, "id", loan_updates, plain=True)  # the engine's values
-    update_rows(session, LoanEngineState.__table__, "loan_id", state_updates)
+        if fresh:
+            run.machine(r.id, LoanMachine(terms), new_events, saved=False)
+        elif new_events:
+            run.machine(r.id, snapshot.load(terms, r.machine), new_events, saved=True)
+        else:
+            plain.append((r.id, terms, r.machine))
+    stepped = vector.step([(terms, text) for _, terms, text in plain], through)
+    for (loan_id, terms, text), got in zip(plain, stepped, strict=True):
+        if got is None:
+            run.machine(loan_id, snapshot.load(terms, text), [], saved=True)
+        else:
+            run.stepped(loan_id, got)
+    post(session, run.entries, posted_by=posted_by, new=True)
+    update_rows(session, Loan.__table__, "id", run.loan_updates, plain=True)  # the engine's
+    update_rows(session, LoanEngineState.__table__, "loan_id", run.state_updates)
     copy_rows(session, LoanEngineState.__table__, ("loan_id", "through", "machine"),
-              [(r["loan_id"], r["through"], r["machine"]) for r in state_inserts])
+              [(r["loan_id"], r["through"], r["machine"]) for r in run.state_inserts])
     for loan_id in replay:
         loan = session.get_one(Loan, loan_id)
         service_loan(session, loan, through=max(through, loan.serviced_through or through),
                      posted_by=posted_by)
     session.flush()
-    return BatchResult(loans=len(rows), entries=len(entries), replayed=len(replay))
+    return BatchResult(loans=len(rows), entries=len(run.entries), replayed=len(replay),
+                       stepped=len(plain) - stepped.count(None))
+
+
+class _Run:
+    """What a chunk's loans run on to ``through`` decide: their entries, figures
+    and saved machines, for the chunk's bulk writes."""
+
+    def __init__(self, through: dt.date) -> None:
+        self.through = through
+        self.entries: list[NewEntry] = []
+        self.loan_updates: list[dict] = []
+        self.state_updates: list[dict] = []
+        self.state_inserts: list[dict] = []
+
+    def machine(self, loan_id: int, machine: LoanMachine, new_events: list[LoanEvent], *,
+                saved: bool) -> None:
+        """Run ``machine`` on (``saved``: resumed from the loan's saved machine)."""
+        through = self.through
+        self.entries += _run_on(loan_id, machine, new_events, through)
+        self.loan_updates.append({"id": loan_id, **cached_figures(machine, through)})
+        if machine.day is not None:
+            state = {"loan_id": loan_id, "through": through, "machine": snapshot.dump(machine)}
+            (self.state_updates if saved else self.state_inserts).append(state)
+
+    def stepped(self, loan_id: int, got: vector.Stepped) -> None:
+        """A loan the array step ran on to its due date (``app.engine.vector``)."""
+        through = self.through
+        self.entries += entries_of(
+            loan_id, disbursements=(), bills=(Bill(through, got.interest, got.principal),),
+            claims=() if got.claim is None else (Claim(through, got.claim),), payments=(),
+            version=1)
+        self.loan_updates.append({"id": loan_id, **got.figures})
+        self.state_updates.append({"loan_id": loan_id, "through": through,
+                                   "machine": got.machine})
 
 
 def _new_events(session: Session, saved: dict[int, dt.date | None]
