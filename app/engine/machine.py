@@ -80,7 +80,7 @@ class PlanDates:
 
 
 @lru_cache(maxsize=4096)
-def _plan_dates(frequency: str, due_day: int, confirmed_on: dt.date, graduation: dt.date,
+def plan_dates(frequency: str, due_day: int, confirmed_on: dt.date, graduation: dt.date,
                 grace_months: int, term_months: int) -> PlanDates:
     """Due dates and instalment dates of a plan (a portfolio shares few: cached)."""
     maturity = dates.add_months(graduation, term_months)
@@ -468,7 +468,7 @@ class LoanMachine:
     def schedule(self, event: Plan, confirmed_on: dt.date) -> ActivePlan:
         """The plan's due and instalment dates (§4), counted from the graduation."""
         assert self.graduation_date is not None
-        return ActivePlan(event, confirmed_on, _plan_dates(
+        return ActivePlan(event, confirmed_on, plan_dates(
             event.frequency, self.policy.calendar.due_day, confirmed_on, self.graduation_date,
             event.grace_months, event.term_months))
 

@@ -30,7 +30,7 @@ import numpy as np
 import orjson
 
 from app.engine import dates
-from app.engine.machine import DAY, PlanDates, Terms, _plan_dates
+from app.engine.machine import DAY, PlanDates, Terms, plan_dates
 from app.engine.snapshot import FORMAT
 from app.money import EXACT, ZERO
 
@@ -139,7 +139,7 @@ class _Known:
         key = (frequency, confirmed, raw["grad"], grace, term, due_day)
         plan = self.plans.get(key)
         if plan is None:
-            plan = self.plans[key] = _plan_dates(
+            plan = self.plans[key] = plan_dates(
                 frequency, due_day, dt.date.fromisoformat(confirmed),
                 dt.date.fromisoformat(raw["grad"]), grace, term)
         return plan
