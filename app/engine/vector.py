@@ -169,8 +169,8 @@ class _Known:
         return found
 
     def contacts_after(self, terms: Terms) -> str:
-        """The first day of the contact window ending on ``through`` (ISO): contacts
-        from then on are kept (``snapshot.dump``)."""
+        """The day before the contact window ending on ``through`` (ISO): the
+        contacts after it are kept (``snapshot.dump``)."""
         days = terms.policy.arrears.contact_window_days
         if days not in self.windows:
             self.windows[days] = (self.through - dt.timedelta(days=days)).isoformat()
