@@ -72,7 +72,6 @@ class BatchResult:
     loans: int = 0  # loans serviced
     entries: int = 0  # ledger entries posted
     replayed: int = 0  # of which serviced the long way (replay from the first event)
-    stepped: int = 0  # of which run on to their due date over arrays (app.engine.vector)
 
 
 def needs_servicing(through: dt.date) -> sa.ColumnElement[bool]:
@@ -192,8 +191,7 @@ def _service(session: Session, which: sa.ColumnElement[bool], *, through: dt.dat
         service_loan(session, loan, through=max(through, loan.serviced_through or through),
                      posted_by=posted_by)
     session.flush()
-    return BatchResult(loans=len(rows), entries=len(run.entries), replayed=len(replay),
-                       stepped=len(plain) - stepped.count(None))
+    return BatchResult(loans=len(rows), entries=len(run.entries), replayed=len(replay))
 
 
 class _Run:
