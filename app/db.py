@@ -466,14 +466,15 @@ def update_rows(session: Session, table: sa.Table, key: str, rows: list[dict[str
     # on (the early chunks of a million loans' due day each read every loan
     # before their own range: loans 100,001-105,000 took 106 ms, 67 bounded).
     keys = [row[key] for row in rows]
+    lo, hi = min(keys), max(keys)
     # Without statistics the planner guesses the temporary table's size from
     # its pages and may hash the whole bounded range of ``table`` to join a few
     # rows: when the keys are sparse (a few loans across the book), analyse it.
     # A chunk's keys fill their range, which then bounds any plan (the
     # statistics cost a due day 4 µs a loan).
-    if max(keys) - min(keys) >= 2 * len(rows):
+    if hi - lo >= 2 * len(rows):
         session.execute(sa.text(f"ANALYZE {temp}"))
     session.execute(table.update()
                     .where(table.c[key] == temp_table.c[key],
-                           table.c[key].between(min(keys), max(keys)))
+                           table.c[key].between(lo, hi))
                     .values({c: value(c, temp_table.c[c]) for c in columns}))

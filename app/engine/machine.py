@@ -55,6 +55,11 @@ def _fen(acc_360: Decimal) -> Decimal:
     return value if value > 0 else ZERO
 
 
+def penalty_rate(rate: Decimal, markup: Decimal) -> Decimal:
+    """§6's penalty rate: the loan's rate raised by the markup (exact in ``EXACT``)."""
+    return EXACT.multiply(rate, EXACT.add(1, markup))
+
+
 @dataclass(frozen=True)
 class PlanDates:
     """A plan's due dates and instalment dates (ascending), asked every step of
@@ -339,8 +344,7 @@ class LoanMachine:
                 self.acc_penalty += overdue * self._penalty_rate() * days
 
     def _penalty_rate(self) -> Decimal:
-        """§6's penalty rate (exact within ``EXACT``, where the callers use it)."""
-        return self.rate * (1 + self.terms.penalty_markup)
+        return penalty_rate(self.rate, self.terms.penalty_markup)
 
     def penalty_per_day(self, day: dt.date) -> Decimal:
         """What the end of ``day`` adds to ``acc_penalty`` (yuan·days): penalty on

@@ -23,14 +23,14 @@ claim, cached figures and saved machine.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
 
 from app.engine import dates
-from app.engine.machine import DAY, PlanDates, Terms, plan_dates
+from app.engine.machine import DAY, PlanDates, Terms, penalty_rate, plan_dates
 from app.engine.snapshot import FORMAT
 from app.money import EXACT, ZERO
 
@@ -160,12 +160,11 @@ class _Known:
         return self.shares[key]
 
     def penalty_rate(self, terms: Terms, rate: str) -> Decimal:
-        """§6's rate at the loan's current ``rate``, as the machine's ``_penalty_rate``."""
+        """§6's rate at the loan's current ``rate`` (saved as text)."""
         key = (rate, terms.penalty_markup)
         found = self.penalty_rates.get(key)
         if found is None:
-            with localcontext(EXACT):
-                found = self.penalty_rates[key] = Decimal(rate) * (1 + terms.penalty_markup)
+            found = self.penalty_rates[key] = penalty_rate(Decimal(rate), terms.penalty_markup)
         return found
 
     def contacts_after(self, terms: Terms) -> str:

@@ -6,6 +6,7 @@ the same cached figures, the same saved machine."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import random
 from collections import defaultdict
@@ -90,7 +91,9 @@ def _machine_step(terms: Terms, saved: str, through: dt.date) -> tuple:
     return machine, machine.bills[bills:], machine.claims[claims:]
 
 
+@functools.cache
 def _by_date() -> dict[dt.date, list[tuple[Terms, str]]]:
+    """The steps to check, by date (built once: every test reads them)."""
     steps: dict[dt.date, list[tuple[Terms, str]]] = defaultdict(list)
     for path in SCENARIOS:
         terms, events, as_of = parse_scenario(json.loads(path.read_text()))
